@@ -1,0 +1,466 @@
+//! The decoder: Llama / Mistral / Qwen2 / Qwen3 as one implementation.
+//!
+//! Sub-layers are private and built with the checkpoint's tensor names, so a
+//! weight's name here is its name in `model.safetensors` and in PEFT exports.
+
+use crate::linear::{AdaptedLinear, ForwardCtx};
+use crate::ops;
+use crate::{DecoderConfig, Family, Result};
+use candle_core::{DType, Device, Tensor, Var};
+
+/// Where weights come from at construction: `(name, shape) -> tensor`.
+pub trait WeightSource {
+    /// The tensor called `name`, checked against `shape`.
+    fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor>;
+    /// Whether the source has a tensor of that name.
+    fn contains(&self, name: &str) -> bool;
+}
+
+#[derive(Debug, Clone)]
+struct Attention {
+    q_proj: AdaptedLinear,
+    k_proj: AdaptedLinear,
+    v_proj: AdaptedLinear,
+    o_proj: AdaptedLinear,
+    q_norm: Option<Tensor>,
+    k_norm: Option<Tensor>,
+}
+
+#[derive(Debug, Clone)]
+struct Mlp {
+    gate_proj: AdaptedLinear,
+    up_proj: AdaptedLinear,
+    down_proj: AdaptedLinear,
+}
+
+#[derive(Debug, Clone)]
+struct DecoderLayer {
+    self_attn: Attention,
+    mlp: Mlp,
+    input_layernorm: Tensor,
+    post_attention_layernorm: Tensor,
+}
+
+/// Per-layer key/value cache for incremental decoding.
+#[derive(Debug, Clone, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+}
+
+impl KvCache {
+    /// Number of cached positions.
+    pub fn len(&self) -> usize {
+        self.layers
+            .first()
+            .and_then(|l| l.as_ref())
+            .map_or(0, |(k, _)| k.dim(2).unwrap_or(0))
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Keeps only the given batch rows (to drop finished sequences).
+    pub fn select_rows(&mut self, rows: &Tensor) -> Result<()> {
+        for (k, v) in self.layers.iter_mut().flatten() {
+            *k = k.index_select(rows, 0)?;
+            *v = v.index_select(rows, 0)?;
+        }
+        Ok(())
+    }
+}
+
+/// A causal decoder language model.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    cfg: DecoderConfig,
+    embed_tokens: Tensor,
+    layers: Vec<DecoderLayer>,
+    norm: Tensor,
+    lm_head: Option<AdaptedLinear>,
+    inv_freq: Vec<f32>,
+    device: Device,
+    dtype: DType,
+}
+
+/// Checkpoint names of a layer's linear projections, in `linears()` order.
+pub const LINEAR_NAMES: [&str; 7] = [
+    "self_attn.q_proj",
+    "self_attn.k_proj",
+    "self_attn.v_proj",
+    "self_attn.o_proj",
+    "mlp.gate_proj",
+    "mlp.up_proj",
+    "mlp.down_proj",
+];
+
+fn linear(
+    src: &dyn WeightSource,
+    name: &str,
+    out: usize,
+    inp: usize,
+    bias: bool,
+) -> Result<AdaptedLinear> {
+    let w = src.get(&format!("{name}.weight"), &[out, inp])?;
+    let b = if bias {
+        Some(src.get(&format!("{name}.bias"), &[out])?)
+    } else {
+        None
+    };
+    AdaptedLinear::new(w, b)
+}
+
+impl Decoder {
+    /// Builds the model from a weight source.
+    pub fn new(
+        cfg: &DecoderConfig,
+        src: &dyn WeightSource,
+        device: &Device,
+        dtype: DType,
+    ) -> Result<Self> {
+        cfg.validate()?;
+        let family = cfg.family()?;
+        let (h, hd) = (cfg.hidden_size, cfg.head_dim());
+        let (nh, nkv) = (cfg.num_attention_heads, cfg.num_kv_heads());
+        let qkv_bias = cfg.qkv_bias();
+        let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
+        for i in 0..cfg.num_hidden_layers {
+            let p = format!("model.layers.{i}");
+            let a = format!("{p}.self_attn");
+            let qk_norm = family == Family::Qwen3;
+            let self_attn = Attention {
+                q_proj: linear(src, &format!("{a}.q_proj"), nh * hd, h, qkv_bias)?,
+                k_proj: linear(src, &format!("{a}.k_proj"), nkv * hd, h, qkv_bias)?,
+                v_proj: linear(src, &format!("{a}.v_proj"), nkv * hd, h, qkv_bias)?,
+                o_proj: linear(src, &format!("{a}.o_proj"), h, nh * hd, cfg.o_bias())?,
+                q_norm: if qk_norm {
+                    Some(src.get(&format!("{a}.q_norm.weight"), &[hd])?)
+                } else {
+                    None
+                },
+                k_norm: if qk_norm {
+                    Some(src.get(&format!("{a}.k_norm.weight"), &[hd])?)
+                } else {
+                    None
+                },
+            };
+            let m = format!("{p}.mlp");
+            let mlp = Mlp {
+                gate_proj: linear(
+                    src,
+                    &format!("{m}.gate_proj"),
+                    cfg.intermediate_size,
+                    h,
+                    false,
+                )?,
+                up_proj: linear(
+                    src,
+                    &format!("{m}.up_proj"),
+                    cfg.intermediate_size,
+                    h,
+                    false,
+                )?,
+                down_proj: linear(
+                    src,
+                    &format!("{m}.down_proj"),
+                    h,
+                    cfg.intermediate_size,
+                    false,
+                )?,
+            };
+            layers.push(DecoderLayer {
+                self_attn,
+                mlp,
+                input_layernorm: src.get(&format!("{p}.input_layernorm.weight"), &[h])?,
+                post_attention_layernorm: src
+                    .get(&format!("{p}.post_attention_layernorm.weight"), &[h])?,
+            });
+        }
+        let embed_tokens = src.get("model.embed_tokens.weight", &[cfg.vocab_size, h])?;
+        let lm_head = if cfg.tie_word_embeddings && !src.contains("lm_head.weight") {
+            None
+        } else {
+            Some(linear(src, "lm_head", cfg.vocab_size, h, false)?)
+        };
+        Ok(Decoder {
+            cfg: cfg.clone(),
+            embed_tokens,
+            layers,
+            norm: src.get("model.norm.weight", &[h])?,
+            lm_head,
+            inv_freq: ops::inv_freq(cfg),
+            device: device.clone(),
+            dtype,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DecoderConfig {
+        &self.cfg
+    }
+
+    /// Device of the weights.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Dtype of the weights.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Every linear layer with its checkpoint name (without `.weight`).
+    pub fn linears_mut(&mut self) -> Vec<(String, &mut AdaptedLinear)> {
+        let mut out = Vec::new();
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            let at = &mut l.self_attn;
+            let lins = [
+                &mut at.q_proj,
+                &mut at.k_proj,
+                &mut at.v_proj,
+                &mut at.o_proj,
+                &mut l.mlp.gate_proj,
+                &mut l.mlp.up_proj,
+                &mut l.mlp.down_proj,
+            ];
+            out.extend(
+                LINEAR_NAMES
+                    .iter()
+                    .zip(lins)
+                    .map(|(n, lin)| (format!("model.layers.{i}.{n}"), lin)),
+            );
+        }
+        if let Some(h) = self.lm_head.as_mut() {
+            out.push(("lm_head".into(), h));
+        }
+        out
+    }
+
+    /// Every linear layer with its checkpoint name, read-only.
+    pub fn linears(&self) -> Vec<(String, &AdaptedLinear)> {
+        let mut out = Vec::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            let at = &l.self_attn;
+            let lins = [
+                &at.q_proj,
+                &at.k_proj,
+                &at.v_proj,
+                &at.o_proj,
+                &l.mlp.gate_proj,
+                &l.mlp.up_proj,
+                &l.mlp.down_proj,
+            ];
+            out.extend(
+                LINEAR_NAMES
+                    .iter()
+                    .zip(lins)
+                    .map(|(n, lin)| (format!("model.layers.{i}.{n}"), lin)),
+            );
+        }
+        if let Some(h) = self.lm_head.as_ref() {
+            out.push(("lm_head".into(), h));
+        }
+        out
+    }
+
+    /// Every non-linear weight (embeddings, norms) with its checkpoint name.
+    pub fn other_weights_mut(&mut self) -> Vec<(String, &mut Tensor)> {
+        let mut out = vec![(
+            "model.embed_tokens.weight".to_string(),
+            &mut self.embed_tokens,
+        )];
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            let p = format!("model.layers.{i}");
+            out.push((
+                format!("{p}.input_layernorm.weight"),
+                &mut l.input_layernorm,
+            ));
+            out.push((
+                format!("{p}.post_attention_layernorm.weight"),
+                &mut l.post_attention_layernorm,
+            ));
+            if let Some(n) = l.self_attn.q_norm.as_mut() {
+                out.push((format!("{p}.self_attn.q_norm.weight"), n));
+            }
+            if let Some(n) = l.self_attn.k_norm.as_mut() {
+                out.push((format!("{p}.self_attn.k_norm.weight"), n));
+            }
+        }
+        out.push(("model.norm.weight".into(), &mut self.norm));
+        out
+    }
+
+    /// Makes every weight trainable (full fine-tuning) and returns the variables.
+    pub fn make_all_trainable(&mut self) -> Result<Vec<(String, Var)>> {
+        let mut vars = Vec::new();
+        for (name, lin) in self.linears_mut() {
+            for (k, v) in lin.make_trainable()?.into_iter().enumerate() {
+                vars.push((
+                    format!("{name}.{}", if k == 0 { "weight" } else { "bias" }),
+                    v,
+                ));
+            }
+        }
+        for (name, t) in self.other_weights_mut() {
+            let v = Var::from_tensor(&t.to_dtype(DType::F32)?)?;
+            *t = v.as_tensor().clone();
+            vars.push((name, v));
+        }
+        self.dtype = DType::F32;
+        Ok(vars)
+    }
+
+    /// All weights as named tensors (merged adapters excluded), for saving.
+    pub fn named_weights(&self) -> Result<Vec<(String, Tensor)>> {
+        let mut out = Vec::new();
+        for (name, lin) in self.linears() {
+            out.push((format!("{name}.weight"), lin.base_weight()?));
+            if let Some(b) = lin.bias() {
+                out.push((format!("{name}.bias"), b.clone()));
+            }
+        }
+        let mut c = self.clone();
+        out.extend(
+            c.other_weights_mut()
+                .into_iter()
+                .map(|(n, t)| (n, t.clone())),
+        );
+        Ok(out)
+    }
+
+    /// Hidden states after the final norm.
+    ///
+    /// # Shapes
+    /// `ids`, `positions`: `(b, t)` u32; `mask`: `(b, 1, t, cached + t)`; returns `(b, t, hidden)`.
+    pub fn forward_hidden(
+        &self,
+        ids: &Tensor,
+        positions: &Tensor,
+        mask: &Tensor,
+        mut cache: Option<&mut KvCache>,
+        ctx: &mut ForwardCtx,
+    ) -> Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        let train = ctx.is_training();
+        let mut x = self
+            .embed_tokens
+            .index_select(&ids.flatten_all()?, 0)?
+            .reshape((b, t, self.cfg.hidden_size))?;
+        let (cos, sin) = ops::rope_tables(positions, &self.inv_freq, &self.device)?;
+        let mask = mask.to_dtype(self.dtype)?;
+        if let Some(c) = cache.as_deref_mut() {
+            c.layers.resize(self.layers.len(), None);
+        }
+        for (i, layer) in self.layers.iter().enumerate() {
+            let residual = x.clone();
+            let h = ops::rms_norm(&x, &layer.input_layernorm, self.cfg.rms_norm_eps, train)?;
+            let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
+            let h = self.attention(&layer.self_attn, &h, &cos, &sin, &mask, slot, ctx)?;
+            x = (residual + h)?;
+            let residual = x.clone();
+            let h = ops::rms_norm(
+                &x,
+                &layer.post_attention_layernorm,
+                self.cfg.rms_norm_eps,
+                train,
+            )?;
+            let gate = layer.mlp.gate_proj.forward(&h, ctx)?;
+            let up = layer.mlp.up_proj.forward(&h, ctx)?;
+            let h = layer
+                .mlp
+                .down_proj
+                .forward(&(candle_nn::ops::silu(&gate)? * up)?, ctx)?;
+            x = (residual + h)?;
+        }
+        ops::rms_norm(&x, &self.norm, self.cfg.rms_norm_eps, train)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn attention(
+        &self,
+        at: &Attention,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: &Tensor,
+        slot: Option<&mut Option<(Tensor, Tensor)>>,
+        ctx: &mut ForwardCtx,
+    ) -> Result<Tensor> {
+        let train = ctx.is_training();
+        let (b, t, _) = x.dims3()?;
+        let (nh, nkv, hd) = (
+            self.cfg.num_attention_heads,
+            self.cfg.num_kv_heads(),
+            self.cfg.head_dim(),
+        );
+        let eps = self.cfg.rms_norm_eps;
+        let q = at.q_proj.forward(x, ctx)?.reshape((b, t, nh, hd))?;
+        let k = at.k_proj.forward(x, ctx)?.reshape((b, t, nkv, hd))?;
+        let v = at.v_proj.forward(x, ctx)?.reshape((b, t, nkv, hd))?;
+        let q = match &at.q_norm {
+            Some(w) => ops::rms_norm(&q, w, eps, train)?,
+            None => q,
+        };
+        let k = match &at.k_norm {
+            Some(w) => ops::rms_norm(&k, w, eps, train)?,
+            None => k,
+        };
+        let q = ops::apply_rope(&q.transpose(1, 2)?, cos, sin, train)?;
+        let k = ops::apply_rope(&k.transpose(1, 2)?, cos, sin, train)?;
+        let v = v.transpose(1, 2)?.contiguous()?;
+        let (k, v) = match slot {
+            None => (k, v),
+            Some(slot) => {
+                let kv = match slot.take() {
+                    None => (k, v),
+                    Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+                };
+                *slot = Some(kv.clone());
+                kv
+            }
+        };
+        let n_rep = nh / nkv;
+        let (k, v) = if n_rep == 1 {
+            (k, v)
+        } else {
+            (repeat_kv(&k, n_rep)?, repeat_kv(&v, n_rep)?)
+        };
+        let scale = 1.0 / (hd as f64).sqrt();
+        let att = (q.contiguous()?.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
+        let att = ops::softmax_last(&att, train)?;
+        let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, nh * hd))?;
+        at.o_proj.forward(&y, ctx)
+    }
+
+    /// Vocabulary logits (f32) of hidden states.
+    ///
+    /// # Shapes
+    /// `hidden`: `(.., hidden)` → `(.., vocab)`.
+    pub fn logits(&self, hidden: &Tensor, ctx: &mut ForwardCtx) -> Result<Tensor> {
+        let out = match &self.lm_head {
+            Some(h) => h.forward(hidden, ctx)?,
+            None => crate::linear::matmul_t(hidden, &self.embed_tokens)?,
+        };
+        Ok(out.to_dtype(DType::F32)?)
+    }
+}
+
+fn repeat_kv(x: &Tensor, n_rep: usize) -> Result<Tensor> {
+    let (b, kvh, s, d) = x.dims4()?;
+    Ok(x.unsqueeze(2)?
+        .expand((b, kvh, n_rep, s, d))?
+        .reshape((b, kvh * n_rep, s, d))?)
+}
+
+/// Positions and key-validity for a left-padded batch of lengths `lens` padded to `width`.
+pub fn left_padded_positions(lens: &[usize], width: usize) -> (Vec<u32>, Vec<Vec<bool>>) {
+    let mut pos = Vec::with_capacity(lens.len() * width);
+    let mut valid = Vec::with_capacity(lens.len());
+    for &n in lens {
+        let pad = width - n;
+        pos.extend((0..width).map(|j| j.saturating_sub(pad) as u32));
+        valid.push((0..width).map(|j| j >= pad).collect());
+    }
+    (pos, valid)
+}
