@@ -189,6 +189,13 @@ impl BertEmbedder {
         } else {
             cfg.max_position_embeddings
         };
+        // sentence-transformers truncates to max_seq_length whatever tokenizer.json says.
+        tokenizer
+            .with_truncation(Some(tokenizers::TruncationParams {
+                max_length: max_len.min(cfg.max_position_embeddings),
+                ..Default::default()
+            }))
+            .map_err(Error::tokenizer)?;
         let normalize = fs_err::read_to_string(dir.join("modules.json"))
             .map(|m| m.contains("Normalize"))
             .unwrap_or(true);
@@ -233,14 +240,7 @@ impl BertEmbedder {
                 .tokenizer
                 .encode(t.as_str(), true)
                 .map_err(Error::tokenizer)?;
-            let mut ids = enc.get_ids().to_vec();
-            if ids.len() > self.max_len {
-                // Truncate like sentence-transformers: keep [CLS] ... and the final [SEP].
-                let last = ids[ids.len() - 1];
-                ids.truncate(self.max_len - 1);
-                ids.push(last);
-            }
-            rows.push(ids);
+            rows.push(enc.get_ids().to_vec());
         }
         let (b, width) = (rows.len(), rows.iter().map(Vec::len).max().unwrap_or(1));
         let mut ids = vec![0u32; b * width];

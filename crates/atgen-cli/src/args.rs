@@ -1,0 +1,241 @@
+//! Command-line arguments (clap). Each subcommand's args live here; the work
+//! lives in `commands/`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// atgen: active learning for text generation.
+#[derive(Debug, Parser)]
+#[command(name = "atgen", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or benchmark models.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Generate continuations with per-token log-probs and entropies (JSONL out).
+    Generate(GenerateArgs),
+    /// Log-probs of given target continuations under teacher forcing (JSONL out).
+    Score(ScoreArgs),
+    /// Embed texts with a sentence-transformers encoder or a causal LM (.npy or JSONL out).
+    Embed(EmbedArgs),
+    /// Fine-tune a model with LoRA, DoRA, QLoRA or fully, writing a PEFT adapter.
+    Finetune(FinetuneArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Write a randomly initialised model in Hugging Face layout.
+    Init(InitArgs),
+    /// Measure training and generation throughput of a model.
+    Bench(BenchArgs),
+}
+
+/// Where the model comes from.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Model directory in Hugging Face layout, or a hub id resolved through the HF cache.
+    #[arg(long)]
+    pub model: String,
+    /// PEFT adapter directory to apply.
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
+    /// Activation dtype: auto, f32, bf16, f16 (auto = f32 on CPU, the checkpoint's dtype on GPU).
+    #[arg(long, default_value = "auto")]
+    pub dtype: String,
+    /// Run on the first CUDA GPU (needs a build with `--features cuda`).
+    #[arg(long)]
+    pub cuda: bool,
+    /// Rows per forward pass.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// JSONL with a `prompt` string per line (optional `system`).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output JSONL (stdout when absent).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, default_value_t = 64)]
+    pub max_new_tokens: usize,
+    /// 0 = greedy.
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    /// 0 = disabled.
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    #[arg(long, default_value_t = 1)]
+    pub num_samples: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Stop when this string appears (repeatable); it is cut from the text.
+    #[arg(long)]
+    pub stop: Vec<String>,
+    /// Format prompts with the model's chat template.
+    #[arg(long)]
+    pub chat: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// JSONL with `prompt` and `target` strings per line.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output JSONL (stdout when absent).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Format prompts with the model's chat template.
+    #[arg(long)]
+    pub chat: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// sentence-transformers (BERT-family) directory, or a causal LM directory / hub id.
+    #[arg(long)]
+    pub model: String,
+    /// JSONL with a `text` string per line.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output: `.npy` (f32, one row per text) or `.jsonl`.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    #[arg(long)]
+    pub cuda: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FinetuneArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// JSONL of `prompt` (or `input`) and `target` (or `output`) strings.
+    #[arg(long)]
+    pub train: PathBuf,
+    /// Dev JSONL for early stopping.
+    #[arg(long)]
+    pub dev: Option<PathBuf>,
+    /// Output directory: a PEFT adapter, or a full checkpoint with `--peft none`.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write the merged model (HF layout) here.
+    #[arg(long)]
+    pub merged_out: Option<PathBuf>,
+    /// lora, dora, qlora or none (full fine-tuning).
+    #[arg(long, default_value = "lora")]
+    pub peft: String,
+    #[arg(long, default_value_t = 16)]
+    pub r: usize,
+    #[arg(long, default_value_t = 16.0)]
+    pub lora_alpha: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub lora_dropout: f64,
+    /// Comma-separated module names.
+    #[arg(
+        long,
+        default_value = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+        value_delimiter = ','
+    )]
+    pub target_modules: Vec<String>,
+    #[arg(long)]
+    pub use_rslora: bool,
+    /// Hyper-parameter preset (`paper` = the ATGen paper's Table 1); flags below override it.
+    #[arg(long, default_value = "paper")]
+    pub preset: String,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub train_batch_size: Option<usize>,
+    #[arg(long)]
+    pub gradient_accumulation_steps: Option<usize>,
+    #[arg(long)]
+    pub warmup_ratio: Option<f64>,
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    #[arg(long)]
+    pub max_grad_norm: Option<f64>,
+    #[arg(long)]
+    pub patience: Option<usize>,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Format prompts with the model's chat template.
+    #[arg(long)]
+    pub chat: bool,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Family: qwen3, qwen2, llama or mistral.
+    #[arg(long, default_value = "qwen3")]
+    pub arch: String,
+    #[arg(long, default_value_t = 64)]
+    pub hidden_size: usize,
+    #[arg(long, default_value_t = 128)]
+    pub intermediate_size: usize,
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+    #[arg(long, default_value_t = 4)]
+    pub heads: usize,
+    #[arg(long, default_value_t = 2)]
+    pub kv_heads: usize,
+    /// Per-head dimension (default hidden_size / heads).
+    #[arg(long)]
+    pub head_dim: Option<usize>,
+    #[arg(long, default_value_t = 512)]
+    pub max_position_embeddings: usize,
+    #[arg(long, default_value_t = 10000.0)]
+    pub rope_theta: f64,
+    /// Use an existing tokenizer.json (its tokenizer_config.json is copied when beside it).
+    #[arg(long, conflicts_with = "train_tokenizer")]
+    pub tokenizer: Option<PathBuf>,
+    /// Train a byte-level BPE on these text files (repeatable).
+    #[arg(long)]
+    pub train_tokenizer: Vec<PathBuf>,
+    #[arg(long, default_value_t = 512)]
+    pub vocab_size: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Training steps to time (after one warm-up step).
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Prompt and target lengths in tokens.
+    #[arg(long, default_value_t = 32)]
+    pub prompt_tokens: usize,
+    #[arg(long, default_value_t = 32)]
+    pub target_tokens: usize,
+    /// New tokens per generated row.
+    #[arg(long, default_value_t = 32)]
+    pub new_tokens: usize,
+    /// lora, dora, qlora or none.
+    #[arg(long, default_value = "lora")]
+    pub peft: String,
+    #[arg(long, default_value_t = 16)]
+    pub r: usize,
+}

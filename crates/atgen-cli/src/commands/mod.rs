@@ -1,0 +1,34 @@
+//! One module per subcommand, plus the model loading they share.
+
+pub mod bench;
+pub mod embed;
+pub mod finetune;
+pub mod generate;
+pub mod init;
+pub mod score;
+
+use crate::args::ModelArgs;
+use anyhow::{Context, Result};
+use atgen_models::{load::parse_dtype, CausalLm};
+use candle_core::Device;
+
+/// The device to run on.
+pub fn device(cuda: bool) -> Result<Device> {
+    if cuda {
+        Device::new_cuda(0).context(
+            "no CUDA device (build with `--features cuda` on a machine with an NVIDIA GPU)",
+        )
+    } else {
+        Ok(Device::Cpu)
+    }
+}
+
+/// Loads the model and applies its adapter, if any.
+pub fn load_model(args: &ModelArgs) -> Result<CausalLm> {
+    let dev = device(args.cuda)?;
+    let mut lm = CausalLm::load(&args.model, parse_dtype(&args.dtype)?, &dev)?;
+    if let Some(a) = &args.adapter {
+        atgen_models::peft::load_adapter(&mut lm, a)?;
+    }
+    Ok(lm)
+}

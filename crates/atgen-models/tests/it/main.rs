@@ -1,0 +1,7 @@
+//! Integration tests of atgen-models: parity with transformers / PEFT /
+//! sentence-transformers on committed fixtures, training, formats, bad input.
+
+mod bad_input;
+mod parity;
+mod support;
+mod training;
