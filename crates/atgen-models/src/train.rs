@@ -247,3 +247,11 @@ fn progress_bar(show: bool, len: u64) -> indicatif::ProgressBar {
     }
     bar
 }
+
+/// The differentiable training loss of one batch, with dropout seeded by `seed`
+/// (for tests and tools that drive their own optimisation).
+pub fn training_loss(lm: &CausalLm, examples: &[TrainExample], seed: u64) -> Result<Tensor> {
+    let seqs = lm.encode_pairs(&pairs(examples), true)?;
+    let refs: Vec<&Sequence> = seqs.iter().collect();
+    Ok(batch_loss(lm, &refs, &mut ForwardCtx::training(seed))?.0)
+}
