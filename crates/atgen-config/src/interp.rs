@@ -102,12 +102,14 @@ impl Resolver<'_> {
                     Value::Null => out.push_str("null"),
                     Value::Bool(b) => out.push_str(&b.to_string()),
                     Value::Number(n) => out.push_str(&n.to_string()),
-                    _ => return Err(ConfigError::Interpolation {
-                        key: dotted(path),
-                        message: format!(
+                    _ => {
+                        return Err(ConfigError::Interpolation {
+                            key: dotted(path),
+                            message: format!(
                             "`${{{e}}}` is a list or mapping and cannot be embedded in a string"
                         ),
-                    }),
+                        })
+                    }
                 },
             }
         }
