@@ -129,12 +129,6 @@ impl DataConfig {
                 key: "data.input_column".into(),
             });
         }
-        if self.output_column.is_none() && self.references_column.is_none() {
-            return Err(ConfigError::invalid(
-                "data.output_column",
-                "set `data.output_column` or `data.references_column` (labels come from one of them)",
-            ));
-        }
         if !(self.held_out_fraction > 0.0 && self.held_out_fraction < 1.0) {
             return Err(ConfigError::invalid(
                 "data.held_out_fraction",
