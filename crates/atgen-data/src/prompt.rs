@@ -74,21 +74,24 @@ impl Prompt {
                     loop {
                         match chars.next() {
                             Some('}') => break,
-                            Some('{') | None => return Err(err(format!(
+                            Some('{') | None => {
+                                return Err(err(format!(
                                 "unclosed `{{` in `{template}` (write `{{{{` for a literal brace)"
-                            ))),
+                            )))
+                            }
                             Some(ch) => inner.push(ch),
                         }
                     }
-                    let (name, style) =
-                        match inner.split_once(':') {
-                            None => (inner.trim(), Style::Plain),
-                            Some((n, "lettered")) => (n.trim(), Style::Lettered),
-                            Some((n, "lines")) => (n.trim(), Style::Lines),
-                            Some((_, s)) => return Err(err(format!(
+                    let (name, style) = match inner.split_once(':') {
+                        None => (inner.trim(), Style::Plain),
+                        Some((n, "lettered")) => (n.trim(), Style::Lettered),
+                        Some((n, "lines")) => (n.trim(), Style::Lines),
+                        Some((_, s)) => {
+                            return Err(err(format!(
                                 "unknown format `{s}` in `{{{inner}}}` (use `lettered` or `lines`)"
-                            ))),
-                        };
+                            )))
+                        }
+                    };
                     if name.is_empty() {
                         return Err(err(format!("empty placeholder `{{}}` in `{template}`")));
                     }
