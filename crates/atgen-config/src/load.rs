@@ -70,14 +70,10 @@ impl ConfigLoader {
 
     /// The primary config name in effect.
     pub fn config_name(&self) -> String {
-        self.config_name
-            .clone()
-            .or_else(|| {
-                std::env::var(CONFIG_NAME_ENV)
-                    .ok()
-                    .filter(|s| !s.is_empty())
-            })
-            .unwrap_or_else(|| DEFAULT_CONFIG_NAME.into())
+        pick_config_name(
+            self.config_name.as_deref(),
+            std::env::var(CONFIG_NAME_ENV).ok(),
+        )
     }
 
     /// Composed, overridden and interpolated tree, before schema checks.
@@ -97,6 +93,14 @@ impl ConfigLoader {
         cfg.validate()?;
         Ok(cfg)
     }
+}
+
+/// `--config-name` beats `ATGEN_CONFIG_NAME`, which beats [`DEFAULT_CONFIG_NAME`].
+fn pick_config_name(explicit: Option<&str>, env: Option<String>) -> String {
+    explicit
+        .map(str::to_string)
+        .or(env.filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| DEFAULT_CONFIG_NAME.into())
 }
 
 /// Deserialises a resolved tree into [`Config`]; errors name the full dotted key and suggest
@@ -236,6 +240,14 @@ mod tests {
             e.to_string().contains("data.few_shot.examples.0.outptu"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn config_name_precedence() {
+        assert_eq!(pick_config_name(Some("a"), Some("b".into())), "a");
+        assert_eq!(pick_config_name(None, Some("b".into())), "b");
+        assert_eq!(pick_config_name(None, Some(String::new())), "config");
+        assert_eq!(pick_config_name(None, None), "config");
     }
 
     #[test]
