@@ -1,0 +1,312 @@
+//! `model`, `training`, `inference` and `evaluation`.
+
+use super::Spec;
+use crate::error::{ConfigError, Result};
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+
+/// The acquisition model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Local directory in Hugging Face layout, or a hub model id.
+    pub checkpoint: Option<String>,
+    /// Hub revision when `checkpoint` is a hub id.
+    pub revision: Option<String>,
+    /// Weight dtype: `auto` (the checkpoint's), `f32`, `f16` or `bf16`.
+    pub dtype: Dtype,
+    /// Truncate prompts plus targets to this many tokens (`null`: the model's limit).
+    pub max_length: Option<usize>,
+    /// Apply the tokenizer's chat template (with `data.system_prompt`) to prompts.
+    pub use_chat_template: bool,
+    /// Parameter-efficient fine-tuning.
+    pub peft: PeftConfig,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            checkpoint: None,
+            revision: None,
+            dtype: Dtype::Auto,
+            max_length: None,
+            use_chat_template: true,
+            peft: PeftConfig::default(),
+        }
+    }
+}
+
+/// Weight dtypes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dtype {
+    /// Whatever the checkpoint stores.
+    Auto,
+    /// 32-bit float.
+    F32,
+    /// 16-bit float.
+    F16,
+    /// bfloat16.
+    Bf16,
+}
+
+/// Adapter settings (PEFT field names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PeftConfig {
+    /// `lora`, `dora`, `qlora`, or `none` (full fine-tuning).
+    pub kind: PeftKind,
+    /// Adapter rank.
+    pub r: usize,
+    /// Scaling numerator (`lora_alpha`); the update is scaled by `alpha / r`.
+    pub alpha: f64,
+    /// Dropout on the adapter input.
+    pub dropout: f64,
+    /// Names of the linear layers that get adapters.
+    pub target_modules: Vec<String>,
+}
+
+impl Default for PeftConfig {
+    fn default() -> Self {
+        PeftConfig {
+            kind: PeftKind::Lora,
+            r: 16,
+            alpha: 32.0,
+            dropout: 0.05,
+            target_modules: ["q_proj", "k_proj", "v_proj", "o_proj"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+/// Adapter kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeftKind {
+    /// Low-rank adapters.
+    Lora,
+    /// Weight-decomposed low-rank adapters.
+    Dora,
+    /// LoRA over a quantized base model.
+    Qlora,
+    /// Full fine-tuning.
+    None,
+}
+
+impl ModelConfig {
+    /// Checks the checkpoint and adapter settings.
+    pub fn validate(&self) -> Result<()> {
+        if self
+            .checkpoint
+            .as_deref()
+            .is_none_or(|c| c.trim().is_empty())
+        {
+            return Err(ConfigError::MissingValue {
+                key: "model.checkpoint".into(),
+            });
+        }
+        if self.peft.kind != PeftKind::None {
+            if self.peft.r == 0 {
+                return Err(ConfigError::invalid("model.peft.r", "must be > 0"));
+            }
+            if self.peft.target_modules.is_empty() {
+                return Err(ConfigError::invalid(
+                    "model.peft.target_modules",
+                    "must name at least one module",
+                ));
+            }
+        }
+        if !(0.0..1.0).contains(&self.peft.dropout) {
+            return Err(ConfigError::invalid(
+                "model.peft.dropout",
+                format!("must be in [0, 1), got {}", self.peft.dropout),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Fine-tuning hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainingConfig {
+    /// Epochs over the labeled set per iteration.
+    pub num_epochs: usize,
+    /// Examples per micro-batch.
+    pub batch_size: usize,
+    /// Micro-batches per optimizer step.
+    pub gradient_accumulation_steps: usize,
+    /// Peak learning rate (AdamW).
+    pub lr: f64,
+    /// Fraction of steps with linear warm-up.
+    pub warmup_ratio: f64,
+    /// AdamW weight decay.
+    pub weight_decay: f64,
+    /// Gradient clipping norm (`null`: no clipping).
+    pub max_grad_norm: Option<f64>,
+    /// Stop after this many epochs without dev-loss improvement (`null`: never).
+    pub early_stopping_patience: Option<usize>,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        TrainingConfig {
+            num_epochs: 3,
+            batch_size: 8,
+            gradient_accumulation_steps: 1,
+            lr: 2e-4,
+            warmup_ratio: 0.03,
+            weight_decay: 0.01,
+            max_grad_norm: Some(1.0),
+            early_stopping_patience: None,
+        }
+    }
+}
+
+impl TrainingConfig {
+    /// Checks ranges.
+    pub fn validate(&self) -> Result<()> {
+        for (key, v) in [
+            ("training.num_epochs", self.num_epochs),
+            ("training.batch_size", self.batch_size),
+            (
+                "training.gradient_accumulation_steps",
+                self.gradient_accumulation_steps,
+            ),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::invalid(key, "must be > 0"));
+            }
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(ConfigError::invalid(
+                "training.lr",
+                format!("must be > 0, got {}", self.lr),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.warmup_ratio) {
+            return Err(ConfigError::invalid(
+                "training.warmup_ratio",
+                format!("must be in [0, 1], got {}", self.warmup_ratio),
+            ));
+        }
+        if self.weight_decay < 0.0 {
+            return Err(ConfigError::invalid(
+                "training.weight_decay",
+                "must be >= 0",
+            ));
+        }
+        if self.max_grad_norm.is_some_and(|g| g <= 0.0) {
+            return Err(ConfigError::invalid(
+                "training.max_grad_norm",
+                "must be > 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Generation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InferenceConfig {
+    /// `local` (candle, in process) or `openai_compatible` (vLLM, SGLang, ... at `base_url`).
+    pub framework: InferenceFramework,
+    /// Server URL for `openai_compatible`, e.g. `http://localhost:8000/v1`.
+    pub base_url: Option<String>,
+    /// Model name to request from the server (`null`: `model.checkpoint`).
+    pub model: Option<String>,
+    /// API key for the server, if it needs one (redacted in every output).
+    pub api_key: Option<Secret>,
+    /// Maximum new tokens per generation.
+    pub max_new_tokens: usize,
+    /// Prompts per generation batch.
+    pub batch_size: usize,
+    /// Sampling temperature; 0 is greedy.
+    pub temperature: f64,
+    /// Nucleus sampling mass in (0, 1].
+    pub top_p: f64,
+}
+
+impl Default for InferenceConfig {
+    fn default() -> Self {
+        InferenceConfig {
+            framework: InferenceFramework::Local,
+            base_url: None,
+            model: None,
+            api_key: None,
+            max_new_tokens: 128,
+            batch_size: 16,
+            temperature: 0.0,
+            top_p: 1.0,
+        }
+    }
+}
+
+/// Where generation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InferenceFramework {
+    /// In process, on candle.
+    Local,
+    /// An OpenAI-compatible HTTP server.
+    OpenaiCompatible,
+}
+
+impl InferenceConfig {
+    /// Checks ranges and that a server has a URL.
+    pub fn validate(&self) -> Result<()> {
+        if self.framework == InferenceFramework::OpenaiCompatible && self.base_url.is_none() {
+            return Err(ConfigError::MissingValue {
+                key: "inference.base_url".into(),
+            });
+        }
+        if self.max_new_tokens == 0 {
+            return Err(ConfigError::invalid(
+                "inference.max_new_tokens",
+                "must be > 0",
+            ));
+        }
+        if self.batch_size == 0 {
+            return Err(ConfigError::invalid("inference.batch_size", "must be > 0"));
+        }
+        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
+            return Err(ConfigError::invalid(
+                "inference.temperature",
+                "must be >= 0",
+            ));
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return Err(ConfigError::invalid("inference.top_p", "must be in (0, 1]"));
+        }
+        Ok(())
+    }
+}
+
+/// Metrics computed on the test split after each iteration.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvaluationConfig {
+    /// Cheap metrics: names or `{type: name, ...params}` (e.g. `{type: exact_match, extract: gsm8k}`).
+    pub metrics: Vec<Spec>,
+    /// Expensive model-based metrics (BERTScore, AlignScore, LLM judge, ...), same format.
+    pub additional_metrics: Vec<Spec>,
+}
+
+impl EvaluationConfig {
+    /// Checks that every metric has a name.
+    pub fn validate(&self) -> Result<()> {
+        for (field, list) in [
+            ("metrics", &self.metrics),
+            ("additional_metrics", &self.additional_metrics),
+        ] {
+            if let Some(i) = list.iter().position(|m| m.kind.trim().is_empty()) {
+                return Err(ConfigError::MissingValue {
+                    key: format!("evaluation.{field}.{i}.type"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
