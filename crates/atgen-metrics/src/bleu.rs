@@ -25,6 +25,7 @@ use atgen_core::{Metric, MetricValue};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+use std::hash::Hash;
 
 /// sacreBLEU's smoothing methods (Chen and Cherry, 2014).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,14 +148,54 @@ fn preprocess(text: &str, cfg: &BleuConfig) -> String {
     }
 }
 
-fn ngram_counts(ids: &[u32], max_order: usize) -> FxHashMap<&[u32], u64> {
-    let mut m = FxHashMap::default();
-    for n in 1..=max_order.min(ids.len()) {
-        for w in ids.windows(n) {
-            *m.entry(w).or_insert(0) += 1;
+/// An n-gram of up to four token ids packed into one integer. Ids are stored
+/// plus one, so an n-gram never collides with a shorter one; ids count the
+/// distinct tokens of one segment, far below `u32::MAX`.
+fn packed(w: &[u32]) -> u128 {
+    w.iter()
+        .fold(0u128, |k, &id| (k << 32) | (u128::from(id) + 1))
+}
+
+/// Adds the clipped matches and totals of `hyp` against `refs` to `st`.
+fn count_matches<'a, K: Hash + Eq>(
+    hyp: &'a [u32],
+    refs: &'a [Vec<u32>],
+    st: &mut BleuStats,
+    key: impl Fn(&'a [u32]) -> K,
+) {
+    let order = st.correct.len();
+    let cap = |len: usize| len * order.min(len.max(1));
+    let longest_ref = refs.iter().map(Vec::len).max().unwrap_or(0);
+    let mut ref_ngrams: FxHashMap<K, u64> =
+        FxHashMap::with_capacity_and_hasher(cap(longest_ref), Default::default());
+    let mut one: FxHashMap<K, u64> = FxHashMap::default();
+    for (i, r) in refs.iter().enumerate() {
+        // The first reference's counts are the running maximum as they are.
+        let target = if i == 0 { &mut ref_ngrams } else { &mut one };
+        for n in 1..=order.min(r.len()) {
+            for w in r.windows(n) {
+                *target.entry(key(w)).or_insert(0) += 1;
+            }
+        }
+        for (g, c) in one.drain() {
+            let e = ref_ngrams.entry(g).or_insert(0);
+            *e = (*e).max(c);
         }
     }
-    m
+    let mut h: FxHashMap<K, u64> =
+        FxHashMap::with_capacity_and_hasher(hyp.len(), Default::default());
+    for n in 1..=order.min(hyp.len()) {
+        h.clear();
+        for w in hyp.windows(n) {
+            *h.entry(key(w)).or_insert(0) += 1;
+        }
+        for (g, &c) in &h {
+            st.total[n - 1] += c;
+            if let Some(&r) = ref_ngrams.get(g) {
+                st.correct[n - 1] += c.min(r);
+            }
+        }
+    }
 }
 
 /// `_get_closest_ref_len`: the closest length, the shorter one on ties.
@@ -193,23 +234,14 @@ pub fn segment_stats<S: AsRef<str>>(hyp: &str, refs: &[S], cfg: &BleuConfig) -> 
                 .collect()
         })
         .collect();
-    let mut ref_ngrams: FxHashMap<&[u32], u64> = FxHashMap::default();
-    for r in &ref_ids {
-        for (g, c) in ngram_counts(r, order) {
-            let e = ref_ngrams.entry(g).or_insert(0);
-            *e = (*e).max(c);
-        }
-    }
     let ref_lens: Vec<u64> = ref_ids.iter().map(|r| r.len() as u64).collect();
     let mut st = BleuStats::zeros(order);
     st.hyp_len = hyp_ids.len() as u64;
     st.ref_len = closest_ref_len(st.hyp_len, &ref_lens);
-    for (g, c) in ngram_counts(&hyp_ids, order) {
-        let n = g.len() - 1;
-        st.total[n] += c;
-        if let Some(&r) = ref_ngrams.get(g) {
-            st.correct[n] += c.min(r);
-        }
+    if order <= 4 {
+        count_matches(&hyp_ids, &ref_ids, &mut st, packed);
+    } else {
+        count_matches(&hyp_ids, &ref_ids, &mut st, |w| w);
     }
     st
 }

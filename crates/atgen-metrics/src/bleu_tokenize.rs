@@ -53,11 +53,11 @@ fn is_13a_punct(c: char) -> bool {
 
 /// One pass of `re.sub(r'(A)(B)', repl, s)` for single-character classes `A`, `B`.
 fn sub_pairs(
-    s: &[char],
-    first: impl Fn(char) -> bool,
-    second: impl Fn(char) -> bool,
-    emit: impl Fn(&mut Vec<char>, char, char),
-) -> Vec<char> {
+    s: &[u8],
+    first: impl Fn(u8) -> bool,
+    second: impl Fn(u8) -> bool,
+    emit: impl Fn(&mut Vec<u8>, u8, u8),
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len() + s.len() / 4);
     let mut i = 0;
     while i < s.len() {
@@ -73,54 +73,66 @@ fn sub_pairs(
 }
 
 /// sacreBLEU's `Tokenizer13a()(line)`.
+///
+/// Works on UTF-8 bytes: every pattern's fixed characters are ASCII and
+/// `[^0-9]` accepts any byte of a multi-byte character, so a match consumes
+/// the same text as on code points, and spaces are only inserted next to
+/// ASCII characters, i.e. at character boundaries.
 pub fn tokenize_13a(line: &str) -> String {
-    let mut line = line
-        .replace("<skipped>", "")
-        .replace("-\n", "")
-        .replace('\n', " ");
+    let mut line = std::borrow::Cow::Borrowed(line);
+    if line.contains("<skipped>") {
+        line = line.replace("<skipped>", "").into();
+    }
+    if line.contains('\n') {
+        line = line.replace("-\n", "").replace('\n', " ").into();
+    }
     if line.contains('&') {
         line = line
             .replace("&quot;", "\"")
             .replace("&amp;", "&")
             .replace("&lt;", "<")
-            .replace("&gt;", ">");
+            .replace("&gt;", ">")
+            .into();
     }
     // f' {line} ', then `([\{-\~\[-\` -\&\(-\+\:-\@\/])` -> ` \1 `.
-    let mut s: Vec<char> = Vec::with_capacity(line.len() + 16);
-    s.push(' ');
-    for c in line.chars() {
-        if is_13a_punct(c) {
-            s.extend([' ', c, ' ']);
+    let mut s: Vec<u8> = Vec::with_capacity(line.len() + 16);
+    s.push(b' ');
+    for &c in line.as_bytes() {
+        if c.is_ascii() && is_13a_punct(char::from(c)) {
+            s.extend([b' ', c, b' ']);
         } else {
             s.push(c);
         }
     }
-    s.push(' ');
-    let digit = |c: char| c.is_ascii_digit();
-    let dot_comma = |c: char| c == '.' || c == ',';
+    s.push(b' ');
+    let digit = |c: u8| c.is_ascii_digit();
+    let dot_comma = |c: u8| c == b'.' || c == b',';
     // `([^0-9])([\.,])` -> `\1 \2 `
     let s = sub_pairs(
         &s,
         |c| !digit(c),
         dot_comma,
-        |o, a, b| o.extend([a, ' ', b, ' ']),
+        |o, a, b| o.extend([a, b' ', b, b' ']),
     );
     // `([\.,])([^0-9])` -> ` \1 \2`
     let s = sub_pairs(
         &s,
         dot_comma,
         |c| !digit(c),
-        |o, a, b| o.extend([' ', a, ' ', b]),
+        |o, a, b| o.extend([b' ', a, b' ', b]),
     );
     // `([0-9])(-)` -> `\1 \2 `
     let s = sub_pairs(
         &s,
         digit,
-        |c| c == '-',
-        |o, a, b| o.extend([a, ' ', b, ' ']),
+        |c| c == b'-',
+        |o, a, b| o.extend([a, b' ', b, b' ']),
     );
-    let s: String = s.into_iter().collect();
-    join_split(&s)
+    match String::from_utf8(s) {
+        Ok(s) => join_split(&s),
+        // Unreachable (spaces go only at character boundaries); kept panic-free.
+        Err(e) => join_split(&String::from_utf8_lossy(e.as_bytes())),
+    }
 }
 
 /// `' '.join(line.split())`.

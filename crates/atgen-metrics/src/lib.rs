@@ -48,6 +48,7 @@ pub mod porter;
 mod pytext;
 pub mod registry;
 pub mod rouge;
+mod rouge_lcs;
 
 pub use error::{MetricsError, Result};
 pub use eval::{eval_file, evaluate, read_jsonl, EvalRecord, EvalReport};

@@ -20,11 +20,10 @@
 use crate::error::{check_lengths, check_non_empty, Result};
 use crate::mean;
 use crate::porter;
+use crate::rouge_lcs::{lcs_score, ngram_score, summary_lcs_score, Vocab};
 use atgen_core::{Metric, MetricValue};
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
 
 /// Precision, recall and F-measure of one ROUGE type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -38,7 +37,8 @@ pub struct Score {
 }
 
 impl Score {
-    fn new(precision: f64, recall: f64) -> Self {
+    /// Precision and recall with their F-measure (`scoring.fmeasure`).
+    pub fn new(precision: f64, recall: f64) -> Self {
         let fmeasure = if precision + recall > 0.0 {
             2.0 * precision * recall / (precision + recall)
         } else {
@@ -73,27 +73,6 @@ pub struct RougeScorer {
     use_stemmer: bool,
 }
 
-const STEM_CACHE_CAP: usize = 1 << 20;
-
-thread_local! {
-    static STEM_CACHE: RefCell<FxHashMap<String, String>> = RefCell::new(FxHashMap::default());
-}
-
-fn cached_stem(token: &str) -> String {
-    STEM_CACHE.with(|c| {
-        let mut cache = c.borrow_mut();
-        if let Some(s) = cache.get(token) {
-            return s.clone();
-        }
-        let s = porter::stem(token);
-        if cache.len() >= STEM_CACHE_CAP {
-            cache.clear();
-        }
-        cache.insert(token.to_string(), s.clone());
-        s
-    })
-}
-
 impl RougeScorer {
     /// A scorer with or without the Porter stemmer.
     pub fn new(use_stemmer: bool) -> Self {
@@ -108,7 +87,7 @@ impl RougeScorer {
             .filter(|t| !t.is_empty())
             .map(|t| {
                 if self.use_stemmer && t.len() > 3 {
-                    cached_stem(t)
+                    porter::stem(t)
                 } else {
                     t.to_string()
                 }
@@ -123,180 +102,53 @@ impl RougeScorer {
 
     /// `RougeScorer.score(target, prediction)`.
     pub fn score(&self, target: &str, prediction: &str) -> RougeScores {
-        let mut ids = Interner::default();
-        let t = ids.ids(self.tokenize(target));
-        let p = ids.ids(self.tokenize(prediction));
-        let t_sents: Vec<Vec<u32>> = sentences(target)
-            .map(|s| ids.ids(self.tokenize(s)))
-            .collect();
-        let p_sents: Vec<Vec<u32>> = sentences(prediction)
-            .map(|s| ids.ids(self.tokenize(s)))
-            .collect();
-        RougeScores {
-            rouge1: ngram_score(&t, &p, 1),
-            rouge2: ngram_score(&t, &p, 2),
-            rouge_l: lcs_score(&t, &p),
-            rouge_lsum: summary_lcs_score(&t_sents, &p_sents),
-        }
+        self.score_multi(&[target], prediction)
     }
 
     /// `RougeScorer.score_multi(targets, prediction)`: per type, the target with
     /// the best F-measure (the first one on ties). No target gives all zeros.
     pub fn score_multi<S: AsRef<str>>(&self, targets: &[S], prediction: &str) -> RougeScores {
-        let all: Vec<RougeScores> = targets
-            .iter()
-            .map(|t| self.score(t.as_ref(), prediction))
-            .collect();
-        let best = |f: fn(&RougeScores) -> Score| {
-            let mut best: Option<Score> = None;
-            for s in all.iter().map(f) {
-                if best.is_none_or(|b| s.fmeasure > b.fmeasure) {
-                    best = Some(s);
-                }
+        let stem = self.use_stemmer;
+        Vocab::with(stem, |v| {
+            let p = v.ids(prediction, stem);
+            let p_sents: Vec<Vec<u32>> = sentences(prediction).map(|s| v.ids(s, stem)).collect();
+            let mut best: Option<RougeScores> = None;
+            for target in targets {
+                let target = target.as_ref();
+                let t = v.ids(target, stem);
+                let t_sents: Vec<Vec<u32>> = sentences(target).map(|s| v.ids(s, stem)).collect();
+                let s = RougeScores {
+                    rouge1: ngram_score(&t, &p, 1),
+                    rouge2: ngram_score(&t, &p, 2),
+                    rouge_l: lcs_score(&t, &p),
+                    rouge_lsum: summary_lcs_score(&t_sents, &p_sents),
+                };
+                best = Some(match best {
+                    None => s,
+                    Some(b) => {
+                        let pick = |old: Score, new: Score| {
+                            if new.fmeasure > old.fmeasure {
+                                new
+                            } else {
+                                old
+                            }
+                        };
+                        RougeScores {
+                            rouge1: pick(b.rouge1, s.rouge1),
+                            rouge2: pick(b.rouge2, s.rouge2),
+                            rouge_l: pick(b.rouge_l, s.rouge_l),
+                            rouge_lsum: pick(b.rouge_lsum, s.rouge_lsum),
+                        }
+                    }
+                });
             }
             best.unwrap_or_default()
-        };
-        RougeScores {
-            rouge1: best(|s| s.rouge1),
-            rouge2: best(|s| s.rouge2),
-            rouge_l: best(|s| s.rouge_l),
-            rouge_lsum: best(|s| s.rouge_lsum),
-        }
-    }
-}
-
-/// Maps the tokens of one comparison to small integers.
-#[derive(Default)]
-struct Interner(FxHashMap<String, u32>);
-
-impl Interner {
-    fn ids(&mut self, tokens: Vec<String>) -> Vec<u32> {
-        tokens
-            .into_iter()
-            .map(|t| {
-                let next = self.0.len() as u32;
-                *self.0.entry(t).or_insert(next)
-            })
-            .collect()
+        })
     }
 }
 
 fn sentences(text: &str) -> impl Iterator<Item = &str> {
     text.split('\n').filter(|s| !s.is_empty())
-}
-
-fn ngram_counts(tokens: &[u32], n: usize) -> FxHashMap<&[u32], u32> {
-    let mut m = FxHashMap::default();
-    if tokens.len() >= n {
-        for w in tokens.windows(n) {
-            *m.entry(w).or_insert(0) += 1;
-        }
-    }
-    m
-}
-
-fn ngram_score(target: &[u32], prediction: &[u32], n: usize) -> Score {
-    let t = ngram_counts(target, n);
-    let p = ngram_counts(prediction, n);
-    let overlap: u32 = t
-        .iter()
-        .map(|(g, &c)| c.min(p.get(g).copied().unwrap_or(0)))
-        .sum();
-    let t_total: u32 = t.values().sum();
-    let p_total: u32 = p.values().sum();
-    Score::new(
-        overlap as f64 / p_total.max(1) as f64,
-        overlap as f64 / t_total.max(1) as f64,
-    )
-}
-
-/// Length of the LCS, in O(min) memory.
-fn lcs_len(a: &[u32], b: &[u32]) -> usize {
-    let mut prev = vec![0u32; b.len() + 1];
-    let mut cur = vec![0u32; b.len() + 1];
-    for &x in a {
-        for (j, &y) in b.iter().enumerate() {
-            cur[j + 1] = if x == y {
-                prev[j] + 1
-            } else {
-                cur[j].max(prev[j + 1])
-            };
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()] as usize
-}
-
-fn lcs_score(target: &[u32], prediction: &[u32]) -> Score {
-    if target.is_empty() || prediction.is_empty() {
-        return Score::default();
-    }
-    let l = lcs_len(target, prediction) as f64;
-    Score::new(l / prediction.len() as f64, l / target.len() as f64)
-}
-
-/// Marks in `hit` the indices of `r` on one LCS with `c`, chosen like
-/// `rouge_scorer._backtrack_norec` (move left only when strictly better).
-fn mark_lcs(r: &[u32], c: &[u32], table: &mut Vec<u32>, hit: &mut [bool]) {
-    let cols = c.len() + 1;
-    table.clear();
-    table.resize((r.len() + 1) * cols, 0);
-    for i in 1..=r.len() {
-        for j in 1..=c.len() {
-            table[i * cols + j] = if r[i - 1] == c[j - 1] {
-                table[(i - 1) * cols + j - 1] + 1
-            } else {
-                table[(i - 1) * cols + j].max(table[i * cols + j - 1])
-            };
-        }
-    }
-    let (mut i, mut j) = (r.len(), c.len());
-    while i > 0 && j > 0 {
-        if r[i - 1] == c[j - 1] {
-            hit[i - 1] = true;
-            i -= 1;
-            j -= 1;
-        } else if table[i * cols + j - 1] > table[(i - 1) * cols + j] {
-            j -= 1;
-        } else {
-            i -= 1;
-        }
-    }
-}
-
-fn summary_lcs_score(refs: &[Vec<u32>], cands: &[Vec<u32>]) -> Score {
-    let m: usize = refs.iter().map(Vec::len).sum();
-    let n: usize = cands.iter().map(Vec::len).sum();
-    if refs.is_empty() || cands.is_empty() || m == 0 || n == 0 {
-        return Score::default();
-    }
-    let mut cnt_r: FxHashMap<u32, u32> = FxHashMap::default();
-    let mut cnt_c: FxHashMap<u32, u32> = FxHashMap::default();
-    for &t in refs.iter().flatten() {
-        *cnt_r.entry(t).or_insert(0) += 1;
-    }
-    for &t in cands.iter().flatten() {
-        *cnt_c.entry(t).or_insert(0) += 1;
-    }
-    let mut hits = 0usize;
-    let mut table = Vec::new();
-    for r in refs {
-        let mut hit = vec![false; r.len()];
-        for c in cands {
-            mark_lcs(r, c, &mut table, &mut hit);
-        }
-        for (&t, _) in r.iter().zip(&hit).filter(|(_, &h)| h) {
-            let (Some(cc), Some(cr)) = (cnt_c.get_mut(&t), cnt_r.get_mut(&t)) else {
-                continue;
-            };
-            if *cc > 0 && *cr > 0 {
-                hits += 1;
-                *cc -= 1;
-                *cr -= 1;
-            }
-        }
-    }
-    Score::new(hits as f64 / n as f64, hits as f64 / m as f64)
 }
 
 /// Which ROUGE types to report.

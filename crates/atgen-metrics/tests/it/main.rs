@@ -32,7 +32,8 @@ pub struct Mismatches {
 impl Mismatches {
     pub fn close(&mut self, what: impl FnOnce() -> String, got: f64, want: f64, tol: f64) {
         self.checked += 1;
-        if !((got - want).abs() <= tol) {
+        let within = (got - want).abs() <= tol; // false for NaN
+        if !within {
             self.failures
                 .push(format!("{}: got {got:.12}, want {want:.12}", what()));
         }
