@@ -78,11 +78,25 @@ fn is_cons(w: &[char], i: usize) -> bool {
     }
 }
 
+/// Consonant flags of every position in one left-to-right pass (linear even
+/// for long runs of `y`, where calling [`is_cons`] per position would not be).
+fn cons_flags(w: &[char]) -> impl Iterator<Item = bool> + '_ {
+    let mut prev_cons = false;
+    w.iter().enumerate().map(move |(i, &c)| {
+        let cons = match c {
+            'a' | 'e' | 'i' | 'o' | 'u' => false,
+            'y' => i == 0 || !prev_cons,
+            _ => true,
+        };
+        prev_cons = cons;
+        cons
+    })
+}
+
 fn measure(w: &[char]) -> usize {
     let mut m = 0;
     let mut prev_vowel = false;
-    for i in 0..w.len() {
-        let c = is_cons(w, i);
+    for c in cons_flags(w) {
         if c && prev_vowel {
             m += 1;
         }
@@ -92,7 +106,7 @@ fn measure(w: &[char]) -> usize {
 }
 
 fn contains_vowel(w: &[char]) -> bool {
-    (0..w.len()).any(|i| !is_cons(w, i))
+    cons_flags(w).any(|c| !c)
 }
 
 fn ends_double_consonant(w: &[char]) -> bool {
@@ -350,5 +364,8 @@ mod tests {
             let _ = stem(w);
         }
         assert_eq!(stem("ab"), "ab");
+        // Linear time on a long run of `y` (NLTK itself would hit its recursion limit).
+        let long = "y".repeat(200_000) + "s";
+        assert_eq!(stem(&long).len(), 200_000);
     }
 }
