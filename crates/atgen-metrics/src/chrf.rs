@@ -146,7 +146,7 @@ fn match_stats<T: Hash + Eq>(h: &FxHashMap<&[T], u64>, r: &FxHashMap<&[T], u64>)
 /// `CHRF._compute_f_score`, 0-100.
 pub fn f_score(stats: &[[u64; 3]], cfg: &ChrfConfig) -> f64 {
     let eps = 1e-16;
-    let factor = f64::from(cfg.beta.pow(2));
+    let factor = f64::from(cfg.beta).powi(2);
     let (mut score, mut avg_prec, mut avg_rec, mut eff) = (0.0, 0.0, 0.0, 0usize);
     for &[n_hyp, n_ref, n_match] in stats {
         let prec = if n_hyp > 0 {
