@@ -24,7 +24,7 @@ pub enum Command {
     /// Embed texts with a sentence-transformers encoder or a causal LM (.npy or JSONL out).
     Embed(EmbedArgs),
     /// Fine-tune a model with LoRA, DoRA, QLoRA or fully, writing a PEFT adapter.
-    Finetune(FinetuneArgs),
+    Finetune(Box<FinetuneArgs>),
 }
 
 #[derive(Debug, Subcommand)]

@@ -104,7 +104,6 @@ pub struct BertEmbedder {
     emb_norm: LayerNorm,
     layers: Vec<Layer>,
     tokenizer: tokenizers::Tokenizer,
-    max_len: usize,
     normalize: bool,
     device: Device,
 }
@@ -212,7 +211,6 @@ impl BertEmbedder {
             emb_norm: LayerNorm::load(&src, "embeddings.LayerNorm", h, eps)?,
             layers,
             tokenizer,
-            max_len: max_len.min(cfg.max_position_embeddings),
             normalize,
             device: device.clone(),
             cfg,

@@ -207,7 +207,7 @@ impl DecoderConfig {
         if self.num_attention_heads == 0 || self.hidden_size == 0 || self.vocab_size == 0 {
             return bad("hidden_size", "sizes must be positive".into());
         }
-        if self.head_dim.is_none() && self.hidden_size % self.num_attention_heads != 0 {
+        if self.head_dim.is_none() && !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return bad(
                 "num_attention_heads",
                 format!(
@@ -216,7 +216,7 @@ impl DecoderConfig {
                 ),
             );
         }
-        if self.num_attention_heads % self.num_kv_heads() != 0 {
+        if !self.num_attention_heads.is_multiple_of(self.num_kv_heads()) {
             return bad(
                 "num_key_value_heads",
                 format!(
@@ -226,7 +226,7 @@ impl DecoderConfig {
                 ),
             );
         }
-        if self.head_dim() % 2 != 0 {
+        if !self.head_dim().is_multiple_of(2) {
             return bad("head_dim", "must be even for rotary embeddings".into());
         }
         if !matches!(self.hidden_act.as_str(), "silu" | "swish") {

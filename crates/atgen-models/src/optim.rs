@@ -127,12 +127,17 @@ impl AdamW {
             } else {
                 1.0
             };
-            for i in 0..theta.len() {
-                let g = s.grad[i] * clip;
-                s.m[i] = b1 * s.m[i] + (1.0 - b1) * g;
-                s.v[i] = b2 * s.v[i] + (1.0 - b2) * g * g;
-                theta[i] = theta[i] * decay - step_size * s.m[i] / (s.v[i].sqrt() / bc2_sqrt + eps);
-                s.grad[i] = 0.0;
+            for (((p, g), m), v) in theta
+                .iter_mut()
+                .zip(s.grad.iter_mut())
+                .zip(s.m.iter_mut())
+                .zip(s.v.iter_mut())
+            {
+                let gc = *g * clip;
+                *m = b1 * *m + (1.0 - b1) * gc;
+                *v = b2 * *v + (1.0 - b2) * gc * gc;
+                *p = *p * decay - step_size * *m / (v.sqrt() / bc2_sqrt + eps);
+                *g = 0.0;
             }
             let new = Tensor::from_vec(theta, t.shape(), t.device())?.to_dtype(t.dtype())?;
             s.var.set(&new)?;

@@ -77,7 +77,7 @@ impl TrainConfig {
         if self.gradient_accumulation_steps == 0 {
             return bad("gradient_accumulation_steps", "must be positive");
         }
-        if !(self.learning_rate > 0.0) {
+        if self.learning_rate.is_nan() || self.learning_rate <= 0.0 {
             return bad("learning_rate", "must be positive");
         }
         if !(0.0..1.0).contains(&self.warmup_ratio) {
