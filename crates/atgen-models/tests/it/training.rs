@@ -250,7 +250,7 @@ fn letter_tokenizer(dir: &std::path::Path) -> TestResult {
     tok.add_special_tokens(
         ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
             .map(|t| tokenizers::AddedToken::from(t, true)),
-    );
+    )?;
     tok.save(dir.join("tokenizer.json"), false)?;
     Ok(())
 }
