@@ -8,7 +8,7 @@ mod train;
 pub use data::{DataConfig, FewShot, FewShotExample};
 pub use run::{AlConfig, LabellerConfig, LabellerKind, PerformanceMode, Price};
 pub use train::{
-    Dtype, EvaluationConfig, InferenceConfig, InferenceFramework, ModelConfig, PeftConfig,
+    Dtype, EvaluationConfig, InferenceConfig, InferenceFramework, ModelConfig, ModelInit, PeftConfig,
     PeftKind, TrainingConfig,
 };
 

@@ -21,6 +21,58 @@ pub struct ModelConfig {
     pub use_chat_template: bool,
     /// Parameter-efficient fine-tuning.
     pub peft: PeftConfig,
+    /// Create a random model at `checkpoint` when it does not exist (offline demos, benchmarks).
+    pub init: Option<ModelInit>,
+}
+
+/// A model created locally: random weights and a BPE tokenizer trained on the pool's texts,
+/// optionally pre-trained with the language-modelling objective on those (unlabeled) texts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelInit {
+    /// Family: `qwen3`, `qwen2`, `llama` or `mistral`.
+    pub arch: String,
+    /// Hidden size.
+    pub hidden_size: usize,
+    /// MLP inner size.
+    pub intermediate_size: usize,
+    /// Decoder layers.
+    pub layers: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Key/value heads.
+    pub kv_heads: usize,
+    /// Context length.
+    pub max_position_embeddings: usize,
+    /// BPE vocabulary size.
+    pub vocab_size: usize,
+    /// Seed of the weights.
+    pub seed: u64,
+    /// Epochs of language-model pre-training on the unlabeled pool texts (0 = none).
+    pub pretrain_epochs: usize,
+    /// Pool texts used for tokenizer training and pre-training (at most).
+    pub pretrain_texts: usize,
+    /// Learning rate of the pre-training.
+    pub pretrain_lr: f64,
+}
+
+impl Default for ModelInit {
+    fn default() -> Self {
+        ModelInit {
+            arch: "qwen3".into(),
+            hidden_size: 64,
+            intermediate_size: 128,
+            layers: 2,
+            heads: 4,
+            kv_heads: 2,
+            max_position_embeddings: 512,
+            vocab_size: 1024,
+            seed: 0,
+            pretrain_epochs: 0,
+            pretrain_texts: 2000,
+            pretrain_lr: 1e-3,
+        }
+    }
 }
 
 impl Default for ModelConfig {
@@ -32,6 +84,7 @@ impl Default for ModelConfig {
             max_length: None,
             use_chat_template: true,
             peft: PeftConfig::default(),
+            init: None,
         }
     }
 }
