@@ -41,7 +41,7 @@ fn d_knn() -> usize {
     20
 }
 fn d_nprobe() -> usize {
-    4
+    3
 }
 fn d_dense_max() -> usize {
     2048

@@ -85,7 +85,7 @@ fn neighbours(e: &Matrix, k: usize, nprobe: usize, seed: u64) -> Vec<Vec<(u32, f
         return Vec::new();
     }
     let c = ((n as f64).sqrt().round() as usize).clamp(1, n.max(1));
-    let centroids = spherical_kmeans(e, c, 8, seed);
+    let centroids = spherical_kmeans(e, c, 6, seed);
     // Nearest `nprobe` centroids of each point.
     let probes: Vec<Vec<u32>> = (0..n)
         .into_par_iter()
@@ -134,11 +134,11 @@ fn top_by_sim(sims: &[f32], k: usize) -> Vec<u32> {
     best.into_iter().map(|(j, _)| j).collect()
 }
 
-/// Spherical k-means (cosine) on a sample of at most `64 c` rows.
+/// Spherical k-means (cosine) on a sample of at most `16 c` rows.
 fn spherical_kmeans(e: &Matrix, c: usize, iters: usize, seed: u64) -> Matrix {
     let n = e.rows();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let m = (64 * c).min(n);
+    let m = (16 * c).min(n);
     let sample_idx: Vec<usize> = sample(&mut rng, n, m).into_vec();
     let s = e.select(&sample_idx);
     let mut cent = s.select(&(0..c).collect::<Vec<_>>());
