@@ -1,1 +1,3 @@
+mod configs;
 mod parity;
+mod robustness;
