@@ -1,8 +1,9 @@
 //! Times every strategy selecting 1% of a synthetic pool.
 //!
 //! ```text
-//! cargo run --release -p atgen-strategies --example bench_strategies [-- SIZES [STRATEGIES]]
+//! cargo run --release -p atgen-strategies --example bench_strategies [-- SIZES [STRATEGIES [PARAMS]]]
 //! # e.g. -- 10000,100000 facility_location,graph_cut
+//! # PARAMS: a JSON object merged into each config, e.g. '{"dense_max": 10000}'
 //! ```
 //!
 //! Pool: random unit vectors of dimension 384 (seeded), inputs of 12 words
@@ -33,9 +34,11 @@ fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
@@ -56,7 +59,9 @@ fn pool(n: usize, with_samples: bool) -> (Vec<Example>, FakeOutputs) {
         let samples = if with_samples { 10 } else { 1 };
         let gens: Vec<Generation> = (0..samples)
             .map(|_| {
-                let toks: Vec<String> = (0..8).map(|_| format!("w{}", rng.random_range(0..30))).collect();
+                let toks: Vec<String> = (0..8)
+                    .map(|_| format!("w{}", rng.random_range(0..30)))
+                    .collect();
                 Generation {
                     text: toks.join(" "),
                     token_ids: (0..8).collect(),
@@ -77,14 +82,28 @@ fn main() {
         .map(|s| s.split(',').filter_map(|v| v.parse().ok()).collect())
         .unwrap_or_else(|| vec![10_000, 100_000]);
     let all = [
-        "random", "nsp", "msp", "mte", "bleuvar", "te_delfy", "ngf_smp", "huds", "idds",
-        "facility_location", "graph_cut", "coreset", "dual", "hadas", "ld_cal",
+        "random",
+        "nsp",
+        "msp",
+        "mte",
+        "bleuvar",
+        "te_delfy",
+        "ngf_smp",
+        "huds",
+        "idds",
+        "facility_location",
+        "graph_cut",
+        "coreset",
+        "dual",
+        "hadas",
+        "ld_cal",
     ];
     let only: Vec<String> = args
         .get(2)
         .map(|s| s.split(',').map(str::to_owned).collect())
         .unwrap_or_else(|| all.iter().map(|s| s.to_string()).collect());
-    let constant: Arc<dyn PairScorer> = Arc::new(|d: &str, o: &str| (d.len() % 7 + o.len() % 5) as f64 / 12.0);
+    let constant: Arc<dyn PairScorer> =
+        Arc::new(|d: &str, o: &str| (d.len() % 7 + o.len() % 5) as f64 / 12.0);
     let scorers = Scorers {
         entailment: Some(constant.clone()),
         discourse: Some(constant.clone()),
@@ -95,12 +114,26 @@ fn main() {
     println!("rayon threads: {}", rayon::current_num_threads());
     println!("| strategy | n | k | seconds | peak RSS MiB |");
     println!("| --- | ---: | ---: | ---: | ---: |");
+    let nonneg = std::env::var("BENCH_NONNEG").is_ok();
     for &n in &sizes {
         let needs_samples = only.iter().any(|s| s == "bleuvar" || s == "dual");
         let (examples, mut outputs) = pool(n, needs_samples);
+        if nonneg {
+            // Non-negative unit vectors (the comparison with apricot needs cosine >= 0).
+            outputs
+                .embeddings
+                .values_mut()
+                .for_each(|v| v.iter_mut().for_each(|x| *x = x.abs()));
+        }
         let k = (n / 100).max(1);
         for name in &only {
-            let cfg: StrategyConfig = match serde_json::from_value(serde_json::json!({ "type": name })) {
+            let mut raw = serde_json::json!({ "type": name });
+            if let (Some(extra), Some(obj)) = (args.get(3), raw.as_object_mut()) {
+                if let Ok(serde_json::Value::Object(m)) = serde_json::from_str(extra) {
+                    obj.extend(m);
+                }
+            }
+            let cfg: StrategyConfig = match serde_json::from_value(raw) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("skip {name}: {e}");

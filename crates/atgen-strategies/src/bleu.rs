@@ -133,12 +133,17 @@ mod tests {
 
     #[test]
     fn tokenize_splits_punctuation() {
-        assert_eq!(tokenize("Hi, there!  a_b"), vec!["Hi", ",", "there", "!", "a_b"]);
+        assert_eq!(
+            tokenize("Hi, there!  a_b"),
+            vec!["Hi", ",", "there", "!", "a_b"]
+        );
     }
 
     #[test]
     fn identical_is_one_and_disjoint_is_zero() {
-        assert!((sentence_bleu("the cat sat on the mat", "the cat sat on the mat") - 1.0).abs() < 1e-12);
+        assert!(
+            (sentence_bleu("the cat sat on the mat", "the cat sat on the mat") - 1.0).abs() < 1e-12
+        );
         assert_eq!(sentence_bleu("a b c", "d e f"), 0.0);
         assert_eq!(sentence_bleu("", "d e f"), 0.0);
         // Orders longer than the hypothesis count as 1: one-token exact match.
@@ -154,7 +159,10 @@ mod tests {
         assert!((sentence_bleu("the cat sat", "the cat sat down") - expected).abs() < 1e-12);
         // hyp = "a b a b", ref = "a b": p1 = 2/4 (clipped), p2 = (1+1)/(3+1),
         // p3 = (0+1)/(2+1), p4 = (0+1)/(1+1); hyp longer than ref -> BP 1.
-        let p: f64 = [0.5f64, 0.5, 1.0 / 3.0, 0.5].iter().map(|v| v.ln() / 4.0).sum();
+        let p: f64 = [0.5f64, 0.5, 1.0 / 3.0, 0.5]
+            .iter()
+            .map(|v| v.ln() / 4.0)
+            .sum();
         assert!((sentence_bleu("a b a b", "a b") - p.exp()).abs() < 1e-12);
     }
 }

@@ -51,7 +51,11 @@ impl BleuVar {
     /// `num_samples >= 2`; `similarity = None` uses the built-in BLEU.
     pub fn new(num_samples: usize, similarity: Option<SentenceSimilarity>) -> Result<Self> {
         if num_samples < 2 {
-            return Err(invalid("bleuvar", "num_samples", "needs at least 2 samples"));
+            return Err(invalid(
+                "bleuvar",
+                "num_samples",
+                "needs at least 2 samples",
+            ));
         }
         Ok(BleuVar {
             num_samples,
@@ -94,8 +98,10 @@ impl BleuVar {
             }
             None => {
                 let mut interner = Interner::default();
-                let stats: Vec<NgramStats> =
-                    texts.iter().map(|t| NgramStats::new(t, &mut interner)).collect();
+                let stats: Vec<NgramStats> = texts
+                    .iter()
+                    .map(|t| NgramStats::new(t, &mut interner))
+                    .collect();
                 for j in 0..n {
                     for k in 0..n {
                         if j != k {
@@ -123,7 +129,11 @@ impl Strategy for BleuVar {
         true
     }
 
-    fn select(&mut self, ctx: &mut SelectionContext<'_>, k: usize) -> atgen_core::Result<Vec<ScoredId>> {
+    fn select(
+        &mut self,
+        ctx: &mut SelectionContext<'_>,
+        k: usize,
+    ) -> atgen_core::Result<Vec<ScoredId>> {
         check_unique_ids(ctx.unlabeled)?;
         let pool = ctx.unlabeled;
         let gens = generations(ctx, "bleuvar", pool, self.num_samples)?;
@@ -170,7 +180,10 @@ mod tests {
             vec![gen("same text", &[], &[]), gen("same text", &[], &[])],
             vec![gen("one thing", &[], &[]), gen("other stuff", &[], &[])],
         ]);
-        let picked = BleuVar::new(2, None).unwrap().select(&mut ctx(&p, Some(&mut out)), 1).unwrap();
+        let picked = BleuVar::new(2, None)
+            .unwrap()
+            .select(&mut ctx(&p, Some(&mut out)), 1)
+            .unwrap();
         assert_eq!(picked[0].id, "e1");
     }
 }

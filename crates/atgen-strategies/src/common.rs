@@ -61,10 +61,13 @@ pub(crate) fn generations(
     examples: &[Example],
     num_samples: usize,
 ) -> Result<Vec<Vec<Generation>>> {
-    let outputs = ctx.outputs.as_deref_mut().ok_or(StrategyError::MissingOutputs {
-        strategy,
-        what: "generations",
-    })?;
+    let outputs = ctx
+        .outputs
+        .as_deref_mut()
+        .ok_or(StrategyError::MissingOutputs {
+            strategy,
+            what: "generations",
+        })?;
     let gens = outputs.generations(examples, num_samples)?;
     if gens.len() != examples.len() {
         return Err(StrategyError::LengthMismatch {
@@ -106,10 +109,13 @@ pub(crate) fn embeddings(
     examples: &[Example],
     dim: Option<usize>,
 ) -> Result<Matrix> {
-    let outputs = ctx.outputs.as_deref_mut().ok_or(StrategyError::MissingOutputs {
-        strategy,
-        what: "embeddings",
-    })?;
+    let outputs = ctx
+        .outputs
+        .as_deref_mut()
+        .ok_or(StrategyError::MissingOutputs {
+            strategy,
+            what: "embeddings",
+        })?;
     if examples.is_empty() {
         return Ok(Matrix::empty(dim.unwrap_or(0)));
     }
@@ -149,13 +155,18 @@ mod tests {
 
     #[test]
     fn words_lowercase_and_split_on_non_word() {
-        assert_eq!(words("Hello, World! snake_case 42x"), vec!["hello", "world", "snake_case", "42x"]);
+        assert_eq!(
+            words("Hello, World! snake_case 42x"),
+            vec!["hello", "world", "snake_case", "42x"]
+        );
         assert!(words(" .,; ").is_empty());
     }
 
     #[test]
     fn duplicate_ids_are_an_error() {
         let pool = vec![Example::new("a", "x"), Example::new("a", "y")];
-        assert!(matches!(check_unique_ids(&pool), Err(StrategyError::DuplicateId(id)) if id == "a"));
+        assert!(
+            matches!(check_unique_ids(&pool), Err(StrategyError::DuplicateId(id)) if id == "a")
+        );
     }
 }

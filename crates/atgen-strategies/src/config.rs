@@ -6,8 +6,8 @@ use crate::error::Result;
 use crate::facility_location::Optimizer;
 use crate::scorers::{DifficultyJudge, PairScorer};
 use crate::{
-    BleuVar, Coreset, Dual, FacilityLocation, GraphCut, Hadas, Huds, Idds, LdCal, Msp, Mte, NgfSmp, Nsp,
-    RandomStrategy, TeDelfy,
+    BleuVar, Coreset, Dual, FacilityLocation, GraphCut, Hadas, Huds, Idds, LdCal, Msp, Mte, NgfSmp,
+    Nsp, RandomStrategy, TeDelfy,
 };
 use atgen_core::Strategy;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -245,30 +245,55 @@ pub fn build_with(config: &StrategyConfig, scorers: &Scorers) -> Result<Box<dyn 
         C::Nsp { length_penalty } => Box::new(Nsp::new(length_penalty)?),
         C::Msp {} => Box::new(Msp),
         C::Mte {} => Box::new(Mte),
-        C::Bleuvar { num_samples } => Box::new(BleuVar::new(num_samples, scorers.similarity.clone())?),
+        C::Bleuvar { num_samples } => {
+            Box::new(BleuVar::new(num_samples, scorers.similarity.clone())?)
+        }
         C::TeDelfy { lambda1, lambda2 } => Box::new(TeDelfy::new(lambda1, lambda2)?),
         C::NgfSmp { max_n, min_count } => Box::new(NgfSmp::new(max_n, min_count)?),
         C::Huds { n_strata, lambda } => Box::new(Huds::new(n_strata, lambda)?),
         C::Idds { lambda, normalize } => Box::new(Idds::new(lambda, normalize)?),
-        C::FacilityLocation { optimizer, epsilon, knn, nprobe, dense_max, seed } => {
-            Box::new(FacilityLocation::new(optimizer, epsilon, knn, nprobe, dense_max, seed)?)
-        }
+        C::FacilityLocation {
+            optimizer,
+            epsilon,
+            knn,
+            nprobe,
+            dense_max,
+            seed,
+        } => Box::new(FacilityLocation::new(
+            optimizer, epsilon, knn, nprobe, dense_max, seed,
+        )?),
         C::GraphCut { lambda } => Box::new(GraphCut::new(lambda)?),
         C::Coreset { normalize, seed } => Box::new(Coreset::new(normalize, seed)),
-        C::Dual { p, idds_lambda, num_samples, seed } => Box::new(Dual::new(
+        C::Dual {
+            p,
+            idds_lambda,
+            num_samples,
+            seed,
+        } => Box::new(Dual::new(
             Idds::new(idds_lambda, true)?,
             BleuVar::new(num_samples, scorers.similarity.clone())?,
             p,
             seed,
         )?),
         C::Hadas { weights, lambda } => Box::new(Hadas::new(
-            [scorers.entailment.clone(), scorers.discourse.clone(), scorers.verifiability.clone()],
+            [
+                scorers.entailment.clone(),
+                scorers.discourse.clone(),
+                scorers.verifiability.clone(),
+            ],
             weights,
             lambda,
         )?),
-        C::LdCal { initial_competence, curriculum_iterations, gamma } => {
-            Box::new(LdCal::new(scorers.difficulty.clone(), initial_competence, curriculum_iterations, gamma)?)
-        }
+        C::LdCal {
+            initial_competence,
+            curriculum_iterations,
+            gamma,
+        } => Box::new(LdCal::new(
+            scorers.difficulty.clone(),
+            initial_competence,
+            curriculum_iterations,
+            gamma,
+        )?),
     })
 }
 
@@ -310,23 +335,47 @@ pub struct AlConfig {
     pub budget: Option<f64>,
 }
 
-const LOOP_KEYS: [&str; 5] = ["query_size", "init_query_size", "num_iterations", "subsample_size", "budget"];
+const LOOP_KEYS: [&str; 5] = [
+    "query_size",
+    "init_query_size",
+    "num_iterations",
+    "subsample_size",
+    "budget",
+];
 
 impl<'de> Deserialize<'de> for AlConfig {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         use serde::de::Error;
         let mut map = serde_json::Map::deserialize(d)?;
         let mut take = |k: &str| map.remove(k).filter(|v| !v.is_null());
-        fn de<T: serde::de::DeserializeOwned, E: Error>(v: serde_json::Value) -> std::result::Result<T, E> {
+        fn de<T: serde::de::DeserializeOwned, E: Error>(
+            v: serde_json::Value,
+        ) -> std::result::Result<T, E> {
             serde_json::from_value(v).map_err(E::custom)
         }
-        let query_size = take("query_size").map(de::<_, D::Error>).transpose()?.unwrap_or(Amount::Fraction(0.01));
-        let init_query_size = take("init_query_size").map(de::<_, D::Error>).transpose()?.unwrap_or(Amount::Fraction(0.01));
-        let num_iterations = take("num_iterations").map(de::<_, D::Error>).transpose()?.unwrap_or(5);
+        let query_size = take("query_size")
+            .map(de::<_, D::Error>)
+            .transpose()?
+            .unwrap_or(Amount::Fraction(0.01));
+        let init_query_size = take("init_query_size")
+            .map(de::<_, D::Error>)
+            .transpose()?
+            .unwrap_or(Amount::Fraction(0.01));
+        let num_iterations = take("num_iterations")
+            .map(de::<_, D::Error>)
+            .transpose()?
+            .unwrap_or(5);
         let subsample_size = take("subsample_size").map(de::<_, D::Error>).transpose()?;
         let budget = take("budget").map(de::<_, D::Error>).transpose()?;
         let strategy = de::<_, D::Error>(serde_json::Value::Object(map))?;
-        Ok(AlConfig { strategy, query_size, init_query_size, num_iterations, subsample_size, budget })
+        Ok(AlConfig {
+            strategy,
+            query_size,
+            init_query_size,
+            num_iterations,
+            subsample_size,
+            budget,
+        })
     }
 }
 
@@ -357,19 +406,40 @@ mod tests {
     #[test]
     fn defaults_unknown_fields_and_missing_scorers() {
         let c: StrategyConfig = serde_json::from_str(r#"{"type": "huds"}"#).unwrap();
-        assert_eq!(c, StrategyConfig::Huds { n_strata: 10, lambda: 0.5 });
-        assert!(serde_json::from_str::<StrategyConfig>(r#"{"type": "huds", "lamda": 0.1}"#).is_err());
+        assert_eq!(
+            c,
+            StrategyConfig::Huds {
+                n_strata: 10,
+                lambda: 0.5
+            }
+        );
+        assert!(
+            serde_json::from_str::<StrategyConfig>(r#"{"type": "huds", "lamda": 0.1}"#).is_err()
+        );
         assert!(serde_json::from_str::<StrategyConfig>(r#"{"type": "nope"}"#).is_err());
         let h: StrategyConfig = serde_json::from_str(r#"{"type": "hadas"}"#).unwrap();
-        assert!(matches!(build(&h), Err(crate::StrategyError::MissingScorer { .. })));
-        let bad: StrategyConfig = serde_json::from_str(r#"{"type": "idds", "lambda": 3.0}"#).unwrap();
+        assert!(matches!(
+            build(&h),
+            Err(crate::StrategyError::MissingScorer { .. })
+        ));
+        let bad: StrategyConfig =
+            serde_json::from_str(r#"{"type": "idds", "lambda": 3.0}"#).unwrap();
         assert!(build(&bad).is_err());
     }
 
     #[test]
     fn al_config_splits_loop_keys() {
-        let a: AlConfig = serde_json::from_str(r#"{"type": "idds", "lambda": 0.5, "query_size": 20, "budget": 3.5}"#).unwrap();
-        assert_eq!(a.strategy, StrategyConfig::Idds { lambda: 0.5, normalize: true });
+        let a: AlConfig = serde_json::from_str(
+            r#"{"type": "idds", "lambda": 0.5, "query_size": 20, "budget": 3.5}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            a.strategy,
+            StrategyConfig::Idds {
+                lambda: 0.5,
+                normalize: true
+            }
+        );
         assert_eq!(a.query_size, Amount::Count(20));
         assert_eq!(a.init_query_size, Amount::Fraction(0.01));
         assert_eq!(a.budget, Some(3.5));

@@ -37,7 +37,13 @@ impl Coreset {
     }
 
     /// Picks `k` rows of `unlabeled` given the `labeled` centres.
-    pub fn rank(&self, unlabeled: &Matrix, labeled: &Matrix, k: usize, seed: u64) -> Vec<(usize, f64)> {
+    pub fn rank(
+        &self,
+        unlabeled: &Matrix,
+        labeled: &Matrix,
+        k: usize,
+        seed: u64,
+    ) -> Vec<(usize, f64)> {
         let (u, l) = if self.normalize {
             (unlabeled.normalized(), labeled.normalized())
         } else {
@@ -49,12 +55,15 @@ impl Coreset {
         let update = |min_d: &mut Vec<f32>, c: &[f32]| {
             let cc = dot(c, c);
             let sims = u.matvec(c);
-            min_d.par_iter_mut().zip(sims.par_iter().zip(sq.par_iter())).for_each(|(m, (s, q))| {
-                let d = (q + cc - 2.0 * s).max(0.0);
-                if d < *m {
-                    *m = d;
-                }
-            });
+            min_d
+                .par_iter_mut()
+                .zip(sims.par_iter().zip(sq.par_iter()))
+                .for_each(|(m, (s, q))| {
+                    let d = (q + cc - 2.0 * s).max(0.0);
+                    if d < *m {
+                        *m = d;
+                    }
+                });
         };
         for j in 0..l.rows() {
             update(&mut min_d, l.row(j));
@@ -92,7 +101,11 @@ impl Strategy for Coreset {
         false
     }
 
-    fn select(&mut self, ctx: &mut SelectionContext<'_>, k: usize) -> atgen_core::Result<Vec<ScoredId>> {
+    fn select(
+        &mut self,
+        ctx: &mut SelectionContext<'_>,
+        k: usize,
+    ) -> atgen_core::Result<Vec<ScoredId>> {
         check_unique_ids(ctx.unlabeled)?;
         let (pool, lab) = (ctx.unlabeled, ctx.labeled);
         if pool.is_empty() || k == 0 {
@@ -104,7 +117,10 @@ impl Strategy for Coreset {
         Ok(self
             .rank(&u, &l, k, seed)
             .into_iter()
-            .map(|(i, score)| ScoredId { id: pool[i].id.clone(), score })
+            .map(|(i, score)| ScoredId {
+                id: pool[i].id.clone(),
+                score,
+            })
             .collect())
     }
 }
@@ -116,7 +132,9 @@ mod tests {
     #[test]
     fn farthest_first_by_hand() {
         // Points on a line (unnormalised): 0, 1, 5, 6; labeled centre at 0.
-        let m = |v: &[f32]| Matrix::from_rows(&v.iter().map(|&x| vec![x]).collect::<Vec<_>>(), None).unwrap();
+        let m = |v: &[f32]| {
+            Matrix::from_rows(&v.iter().map(|&x| vec![x]).collect::<Vec<_>>(), None).unwrap()
+        };
         let c = Coreset::new(false, None);
         let r = c.rank(&m(&[1.0, 5.0, 6.0]), &m(&[0.0]), 2, 0);
         // Farthest from 0 is 6 (index 2, distance 6); then from {0, 6}: 1 -> 1, 5 -> 1: tie, lower index.

@@ -35,7 +35,12 @@ impl Dual {
         if !(0.0..=1.0).contains(&p) {
             return Err(invalid("dual", "p", "must be in [0, 1]"));
         }
-        Ok(Dual { idds, bleuvar, p, seed })
+        Ok(Dual {
+            idds,
+            bleuvar,
+            p,
+            seed,
+        })
     }
 
     /// Number of BLEUVar picks for a query of `k`.
@@ -54,19 +59,30 @@ impl Dual {
         let cand: Vec<usize> = self.idds.rank(&u, &l, k).into_iter().map(|p| p.0).collect();
         let cand_ex: Vec<Example> = cand.iter().map(|&i| pool[i].clone()).collect();
         let gens = generations(ctx, "dual", &cand_ex, self.bleuvar.num_samples())?;
-        let texts: Vec<Vec<String>> = gens.into_iter().map(|g| g.into_iter().map(|g| g.text).collect()).collect();
+        let texts: Vec<Vec<String>> = gens
+            .into_iter()
+            .map(|g| g.into_iter().map(|g| g.text).collect())
+            .collect();
         let bv = self.bleuvar.scores(&texts);
         let kk = k.min(pool.len());
         let n_bv = self.n_uncertain(kk).min(cand.len());
         let mut out: Vec<ScoredId> = top_k(&bv, n_bv)
             .into_iter()
-            .map(|c| ScoredId { id: pool[cand[c]].id.clone(), score: bv[c] })
+            .map(|c| ScoredId {
+                id: pool[cand[c]].id.clone(),
+                score: bv[c],
+            })
             .collect();
         let chosen: HashSet<&str> = out.iter().map(|s| s.id.as_str()).collect();
-        let rest: Vec<usize> = (0..pool.len()).filter(|&i| !chosen.contains(pool[i].id.as_str())).collect();
+        let rest: Vec<usize> = (0..pool.len())
+            .filter(|&i| !chosen.contains(pool[i].id.as_str()))
+            .collect();
         let seed = self.seed.unwrap_or(ctx.seed);
         let (picks, _) = RandomStrategy::sample(rest.len(), kk - out.len(), seed, ctx.iteration);
-        out.extend(picks.into_iter().map(|r| ScoredId { id: pool[rest[r]].id.clone(), score: -1.0 }));
+        out.extend(picks.into_iter().map(|r| ScoredId {
+            id: pool[rest[r]].id.clone(),
+            score: -1.0,
+        }));
         Ok(out)
     }
 }
@@ -80,7 +96,11 @@ impl Strategy for Dual {
         true
     }
 
-    fn select(&mut self, ctx: &mut SelectionContext<'_>, k: usize) -> atgen_core::Result<Vec<ScoredId>> {
+    fn select(
+        &mut self,
+        ctx: &mut SelectionContext<'_>,
+        k: usize,
+    ) -> atgen_core::Result<Vec<ScoredId>> {
         Ok(self.run(ctx, k)?)
     }
 }
@@ -98,7 +118,13 @@ mod tests {
         samples[1] = vec![gen("one thing", &[], &[]), gen("other stuff", &[], &[])];
         let emb: Vec<Vec<f32>> = (0..6).map(|i| vec![1.0, i as f32 * 0.1]).collect();
         let mut out = FakeOutputs::sampled(samples).with_embeddings("e", emb);
-        let mut d = Dual::new(Idds::new(0.667, true).unwrap(), BleuVar::new(2, None).unwrap(), 0.5, Some(1)).unwrap();
+        let mut d = Dual::new(
+            Idds::new(0.667, true).unwrap(),
+            BleuVar::new(2, None).unwrap(),
+            0.5,
+            Some(1),
+        )
+        .unwrap();
         assert_eq!(d.n_uncertain(4), 2);
         assert_eq!(d.n_uncertain(1), 1);
         let picks = d.select(&mut ctx(&p, Some(&mut out)), 4).unwrap();

@@ -53,7 +53,7 @@ impl Matrix {
 
     /// Builds from a flat row-major buffer of `n * d` values.
     pub fn from_flat(data: Vec<f32>, d: usize) -> Result<Self> {
-        if d == 0 || data.len() % d != 0 {
+        if d == 0 || !data.len().is_multiple_of(d) {
             return Err(StrategyError::DimMismatch {
                 index: 0,
                 expected: d,
@@ -206,7 +206,14 @@ mod tests {
     #[test]
     fn ragged_rows_are_an_error() {
         let err = Matrix::from_rows(&[vec![1.0, 2.0], vec![1.0]], None).unwrap_err();
-        assert!(matches!(err, StrategyError::DimMismatch { index: 1, expected: 2, got: 1 }));
+        assert!(matches!(
+            err,
+            StrategyError::DimMismatch {
+                index: 1,
+                expected: 2,
+                got: 1
+            }
+        ));
         let err = Matrix::from_rows(&[vec![1.0, f32::NAN]], None).unwrap_err();
         assert!(matches!(err, StrategyError::NonFinite { index: 0 }));
     }

@@ -93,14 +93,32 @@ impl State<'_> {
 
 impl FacilityLocation {
     /// `ε ∈ (0, 1)`, `knn >= 1`, `nprobe >= 1`.
-    pub fn new(optimizer: Optimizer, epsilon: f64, knn: usize, nprobe: usize, dense_max: usize, seed: Option<u64>) -> Result<Self> {
+    pub fn new(
+        optimizer: Optimizer,
+        epsilon: f64,
+        knn: usize,
+        nprobe: usize,
+        dense_max: usize,
+        seed: Option<u64>,
+    ) -> Result<Self> {
         if !(epsilon > 0.0 && epsilon < 1.0) {
             return Err(invalid("facility_location", "epsilon", "must be in (0, 1)"));
         }
         if knn == 0 || nprobe == 0 {
-            return Err(invalid("facility_location", "knn", "knn and nprobe must be >= 1"));
+            return Err(invalid(
+                "facility_location",
+                "knn",
+                "knn and nprobe must be >= 1",
+            ));
         }
-        Ok(FacilityLocation { optimizer, epsilon, knn, nprobe, dense_max, seed })
+        Ok(FacilityLocation {
+            optimizer,
+            epsilon,
+            knn,
+            nprobe,
+            dense_max,
+            seed,
+        })
     }
 
     /// Similarity graph of the rows (normalised here).
@@ -117,7 +135,10 @@ impl FacilityLocation {
     /// and start in `S`), with marginal gains.
     pub fn rank(&self, e: &Matrix, n_unlabeled: usize, k: usize, seed: u64) -> Vec<(usize, f64)> {
         let g = self.graph(e, seed);
-        let mut st = State { g: &g, cur: vec![0.0; e.rows()] };
+        let mut st = State {
+            g: &g,
+            cur: vec![0.0; e.rows()],
+        };
         for j in n_unlabeled..e.rows() {
             st.add(j);
         }
@@ -134,11 +155,18 @@ fn lazy(st: &mut State<'_>, n: usize, k: usize) -> Vec<(usize, f64)> {
         use rayon::prelude::*;
         (0..n).into_par_iter().map(|j| st.gain(j)).collect()
     };
-    let mut heap: BinaryHeap<Entry> = gains.into_iter().enumerate().map(|(j, gain)| Entry { gain, j }).collect();
+    let mut heap: BinaryHeap<Entry> = gains
+        .into_iter()
+        .enumerate()
+        .map(|(j, gain)| Entry { gain, j })
+        .collect();
     let mut out = Vec::with_capacity(k);
     while out.len() < k {
         let Some(top) = heap.pop() else { break };
-        let fresh = Entry { gain: st.gain(top.j), j: top.j };
+        let fresh = Entry {
+            gain: st.gain(top.j),
+            j: top.j,
+        };
         // Bounds only shrink, so beating the next stale bound (with the
         // index tie-break) means beating every true gain.
         if heap.peek().is_none_or(|next| fresh >= *next) {
@@ -154,15 +182,25 @@ fn lazy(st: &mut State<'_>, n: usize, k: usize) -> Vec<(usize, f64)> {
 fn stochastic(st: &mut State<'_>, n: usize, k: usize, eps: f64, seed: u64) -> Vec<(usize, f64)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut rest: Vec<usize> = (0..n).collect();
-    let s = if k == 0 { 0 } else { ((n as f64 / k as f64) * (1.0 / eps).ln()).ceil() as usize };
+    let s = if k == 0 {
+        0
+    } else {
+        ((n as f64 / k as f64) * (1.0 / eps).ln()).ceil() as usize
+    };
     let mut out = Vec::with_capacity(k);
     for _ in 0..k {
         let m = s.clamp(1, rest.len());
         let (cand, _) = rest.partial_shuffle(&mut rng, m);
-        let mut best = Entry { gain: f64::NEG_INFINITY, j: usize::MAX };
+        let mut best = Entry {
+            gain: f64::NEG_INFINITY,
+            j: usize::MAX,
+        };
         let mut best_pos = 0;
         for (p, &j) in cand.iter().enumerate() {
-            let e = Entry { gain: st.gain(j), j };
+            let e = Entry {
+                gain: st.gain(j),
+                j,
+            };
             if e > best {
                 best = e;
                 best_pos = p;
@@ -184,7 +222,11 @@ impl Strategy for FacilityLocation {
         false
     }
 
-    fn select(&mut self, ctx: &mut SelectionContext<'_>, k: usize) -> atgen_core::Result<Vec<ScoredId>> {
+    fn select(
+        &mut self,
+        ctx: &mut SelectionContext<'_>,
+        k: usize,
+    ) -> atgen_core::Result<Vec<ScoredId>> {
         check_unique_ids(ctx.unlabeled)?;
         let (pool, lab) = (ctx.unlabeled, ctx.labeled);
         if pool.is_empty() || k == 0 {
@@ -197,7 +239,10 @@ impl Strategy for FacilityLocation {
         Ok(self
             .rank(&all, pool.len(), k, seed)
             .into_iter()
-            .map(|(i, score)| ScoredId { id: pool[i].id.clone(), score })
+            .map(|(i, score)| ScoredId {
+                id: pool[i].id.clone(),
+                score,
+            })
             .collect())
     }
 }
@@ -220,9 +265,18 @@ mod tests {
         let r = fl(Optimizer::LazyGreedy).rank(&e, 3, 3, 0);
         let picks: Vec<usize> = r.iter().map(|p| p.0).collect();
         assert_eq!(picks, vec![1, 0, 2]);
-        assert!((r[0].1 - 2.4).abs() < 1e-6 && (r[1].1 - 0.4).abs() < 1e-6 && (r[2].1 - 0.2).abs() < 1e-6);
+        assert!(
+            (r[0].1 - 2.4).abs() < 1e-6
+                && (r[1].1 - 0.4).abs() < 1e-6
+                && (r[2].1 - 0.2).abs() < 1e-6
+        );
         // A labeled e1 (last row, n_unlabeled = 2): gains 0.4 vs 0.2 -> pick 0.
-        let r = fl(Optimizer::LazyGreedy).rank(&Matrix::from_rows(&[vec![1.0, 0.0], vec![0.0, 1.0], vec![0.6, 0.8]], None).unwrap(), 2, 1, 0);
+        let r = fl(Optimizer::LazyGreedy).rank(
+            &Matrix::from_rows(&[vec![1.0, 0.0], vec![0.0, 1.0], vec![0.6, 0.8]], None).unwrap(),
+            2,
+            1,
+            0,
+        );
         assert_eq!(r[0].0, 0);
         assert!((r[0].1 - 0.4).abs() < 1e-6);
     }
@@ -231,7 +285,8 @@ mod tests {
     fn stochastic_with_full_sample_equals_greedy() {
         // k = 1 and ε tiny: the sample covers the whole pool.
         let e = Matrix::from_rows(&[vec![1.0, 0.0], vec![0.6, 0.8], vec![0.0, 1.0]], None).unwrap();
-        let s = FacilityLocation::new(Optimizer::StochasticGreedy, 1e-9, 20, 4, 2048, None).unwrap();
+        let s =
+            FacilityLocation::new(Optimizer::StochasticGreedy, 1e-9, 20, 4, 2048, None).unwrap();
         assert_eq!(s.rank(&e, 3, 1, 5)[0].0, 1);
         assert!(FacilityLocation::new(Optimizer::LazyGreedy, 0.0, 20, 4, 10, None).is_err());
     }

@@ -44,14 +44,22 @@ impl GraphCut {
         let total = u.column_sums();
         let mut in_s = vec![0.0f64; d];
         for j in n_unlabeled..e.rows() {
-            in_s.iter_mut().zip(e.row(j)).for_each(|(a, &v)| *a += v as f64);
+            in_s.iter_mut()
+                .zip(e.row(j))
+                .for_each(|(a, &v)| *a += v as f64);
         }
-        let self_sim: Vec<f64> = (0..n_unlabeled).map(|j| crate::embeddings::dot(u.row(j), u.row(j)) as f64).collect();
+        let self_sim: Vec<f64> = (0..n_unlabeled)
+            .map(|j| crate::embeddings::dot(u.row(j), u.row(j)) as f64)
+            .collect();
         let mut taken = vec![false; n_unlabeled];
         let mut out = Vec::with_capacity(k.min(n_unlabeled));
         for _ in 0..k.min(n_unlabeled) {
             // Σ_V - 2λ Σ_S in one vector, then one mat-vec.
-            let w: Vec<f32> = total.iter().zip(&in_s).map(|(t, s)| (t - 2.0 * self.lambda * s) as f32).collect();
+            let w: Vec<f32> = total
+                .iter()
+                .zip(&in_s)
+                .map(|(t, s)| (t - 2.0 * self.lambda * s) as f32)
+                .collect();
             let lin = u.matvec(&w);
             let mut best: Option<(usize, f64)> = None;
             for j in 0..n_unlabeled {
@@ -65,7 +73,9 @@ impl GraphCut {
             }
             let Some((j, g)) = best else { break };
             taken[j] = true;
-            in_s.iter_mut().zip(u.row(j)).for_each(|(a, &v)| *a += v as f64);
+            in_s.iter_mut()
+                .zip(u.row(j))
+                .for_each(|(a, &v)| *a += v as f64);
             out.push((j, g));
         }
         out
@@ -81,7 +91,11 @@ impl Strategy for GraphCut {
         false
     }
 
-    fn select(&mut self, ctx: &mut SelectionContext<'_>, k: usize) -> atgen_core::Result<Vec<ScoredId>> {
+    fn select(
+        &mut self,
+        ctx: &mut SelectionContext<'_>,
+        k: usize,
+    ) -> atgen_core::Result<Vec<ScoredId>> {
         check_unique_ids(ctx.unlabeled)?;
         let (pool, lab) = (ctx.unlabeled, ctx.labeled);
         if pool.is_empty() || k == 0 {
@@ -93,7 +107,10 @@ impl Strategy for GraphCut {
         Ok(self
             .rank(&all, pool.len(), k)
             .into_iter()
-            .map(|(i, score)| ScoredId { id: pool[i].id.clone(), score })
+            .map(|(i, score)| ScoredId {
+                id: pool[i].id.clone(),
+                score,
+            })
             .collect())
     }
 }
@@ -111,7 +128,11 @@ mod tests {
         let e = Matrix::from_rows(&[vec![1.0, 0.0], vec![0.6, 0.8], vec![0.0, 1.0]], None).unwrap();
         let r = GraphCut::new(0.5).unwrap().rank(&e, 3, 3);
         assert_eq!(r.iter().map(|p| p.0).collect::<Vec<_>>(), vec![1, 0, 2]);
-        assert!((r[0].1 - 1.9).abs() < 1e-6 && (r[1].1 - 0.5).abs() < 1e-6 && (r[2].1 - 0.5).abs() < 1e-6);
+        assert!(
+            (r[0].1 - 1.9).abs() < 1e-6
+                && (r[1].1 - 0.5).abs() < 1e-6
+                && (r[2].1 - 0.5).abs() < 1e-6
+        );
         assert!(GraphCut::new(-1.0).is_err());
     }
 }

@@ -34,7 +34,10 @@ pub struct Hadas {
 
 impl std::fmt::Debug for Hadas {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hadas").field("weights", &self.weights).field("lambda", &self.lambda).finish()
+        f.debug_struct("Hadas")
+            .field("weights", &self.weights)
+            .field("lambda", &self.lambda)
+            .finish()
     }
 }
 
@@ -58,11 +61,22 @@ pub fn js_divergence(p: &[f64], q: &[f64]) -> f64 {
 
 impl Hadas {
     /// All three scorers are required: `[semantic_frame, discourse, verifiability]`.
-    pub fn new(scorers: [Option<Arc<dyn PairScorer>>; 3], weights: [f64; 3], lambda: f64) -> Result<Self> {
-        let names = ["semantic_frame (entailment)", "discourse", "content_verifiability"];
+    pub fn new(
+        scorers: [Option<Arc<dyn PairScorer>>; 3],
+        weights: [f64; 3],
+        lambda: f64,
+    ) -> Result<Self> {
+        let names = [
+            "semantic_frame (entailment)",
+            "discourse",
+            "content_verifiability",
+        ];
         let mut got = Vec::with_capacity(3);
         for (s, name) in scorers.into_iter().zip(names) {
-            got.push(s.ok_or(StrategyError::MissingScorer { strategy: "hadas", scorer: name })?);
+            got.push(s.ok_or(StrategyError::MissingScorer {
+                strategy: "hadas",
+                scorer: name,
+            })?);
         }
         if !(0.0..=1.0).contains(&lambda) {
             return Err(invalid("hadas", "lambda", "must be in [0, 1]"));
@@ -71,7 +85,11 @@ impl Hadas {
             return Err(invalid("hadas", "weights", "must be finite"));
         }
         let scorers = [got[0].clone(), got[1].clone(), got[2].clone()];
-        Ok(Hadas { scorers, weights, lambda })
+        Ok(Hadas {
+            scorers,
+            weights,
+            lambda,
+        })
     }
 
     fn vectors(&self, docs: &[String], outs: &[String]) -> Result<Vec<[f64; 3]>> {
@@ -79,11 +97,17 @@ impl Hadas {
         for s in &self.scorers {
             let v = s.score(docs, outs)?;
             if v.len() != docs.len() {
-                return Err(StrategyError::LengthMismatch { what: "hadas scorer", expected: docs.len(), got: v.len() });
+                return Err(StrategyError::LengthMismatch {
+                    what: "hadas scorer",
+                    expected: docs.len(),
+                    got: v.len(),
+                });
             }
             cols.push(v);
         }
-        Ok((0..docs.len()).map(|i| [cols[0][i], cols[1][i], cols[2][i]]).collect())
+        Ok((0..docs.len())
+            .map(|i| [cols[0][i], cols[1][i], cols[2][i]])
+            .collect())
     }
 
     /// HADAS scores from the unlabeled and labeled 3-vectors.
@@ -112,7 +136,11 @@ impl Strategy for Hadas {
         true
     }
 
-    fn select(&mut self, ctx: &mut SelectionContext<'_>, k: usize) -> atgen_core::Result<Vec<ScoredId>> {
+    fn select(
+        &mut self,
+        ctx: &mut SelectionContext<'_>,
+        k: usize,
+    ) -> atgen_core::Result<Vec<ScoredId>> {
         check_unique_ids(ctx.unlabeled)?;
         let (pool, lab) = (ctx.unlabeled, ctx.labeled);
         let gens = greedy_generations(ctx, "hadas")?;
@@ -123,7 +151,11 @@ impl Strategy for Hadas {
             .iter()
             .filter_map(|e| e.references.first().map(|r| (e.input.clone(), r.clone())))
             .unzip();
-        let hl = if ld.is_empty() { Vec::new() } else { self.vectors(&ld, &lo)? };
+        let hl = if ld.is_empty() {
+            Vec::new()
+        } else {
+            self.vectors(&ld, &lo)?
+        };
         Ok(select_top(pool, &self.scores(&hu, &hl), k))
     }
 }
@@ -146,11 +178,22 @@ mod tests {
 
     #[test]
     fn scores_by_hand_and_missing_scorer_is_an_error() {
-        let h = Hadas::new([constant(0.0), constant(0.0), constant(0.0)], [0.5, 0.25, 0.25], 0.5).unwrap();
+        let h = Hadas::new(
+            [constant(0.0), constant(0.0), constant(0.0)],
+            [0.5, 0.25, 0.25],
+            0.5,
+        )
+        .unwrap();
         // x = (1, 0, 0): halu 0.5; vs l = (0, 1, 0): JS² = ln 2. Score 0.5 ln2 + 0.25.
         let s = h.scores(&[[1.0, 0.0, 0.0]], &[[0.0, 1.0, 0.0]]);
         assert!((s[0] - (0.5 * 2f64.ln() + 0.25)).abs() < 1e-12);
         let err = Hadas::new([constant(0.0), None, constant(0.0)], [0.33; 3], 0.33).unwrap_err();
-        assert!(matches!(err, StrategyError::MissingScorer { scorer: "discourse", .. }));
+        assert!(matches!(
+            err,
+            StrategyError::MissingScorer {
+                scorer: "discourse",
+                ..
+            }
+        ));
     }
 }

@@ -80,7 +80,10 @@ impl Huds {
                     *c += v as f64;
                 }
             }
-            let c32: Vec<f32> = centroid.iter().map(|c| (c / s.len() as f64) as f32).collect();
+            let c32: Vec<f32> = centroid
+                .iter()
+                .map(|c| (c / s.len() as f64) as f32)
+                .collect();
             for &i in s {
                 dist[i] = 1.0 - cosine(emb.row(i), &c32);
             }
@@ -116,11 +119,18 @@ impl Strategy for Huds {
         true
     }
 
-    fn select(&mut self, ctx: &mut SelectionContext<'_>, k: usize) -> atgen_core::Result<Vec<ScoredId>> {
+    fn select(
+        &mut self,
+        ctx: &mut SelectionContext<'_>,
+        k: usize,
+    ) -> atgen_core::Result<Vec<ScoredId>> {
         check_unique_ids(ctx.unlabeled)?;
         let pool = ctx.unlabeled;
         let gens = greedy_generations(ctx, "huds")?;
-        let nnll: Vec<f64> = gens.iter().map(|g| -g.mean_logprob().unwrap_or(0.0)).collect();
+        let nnll: Vec<f64> = gens
+            .iter()
+            .map(|g| -g.mean_logprob().unwrap_or(0.0))
+            .collect();
         let emb = embeddings(ctx, "huds", pool, None)?;
         let scores = self.scores(&nnll, &emb)?;
         Ok(select_top(pool, &scores, k))

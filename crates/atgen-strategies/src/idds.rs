@@ -49,9 +49,16 @@ impl Idds {
         };
         let n = u.rows();
         let to32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
-        let mut a: Vec<f64> = u.matvec(&to32(u.column_sums())).into_iter().map(f64::from).collect();
+        let mut a: Vec<f64> = u
+            .matvec(&to32(u.column_sums()))
+            .into_iter()
+            .map(f64::from)
+            .collect();
         let mut b: Vec<f64> = if l.rows() > 0 {
-            u.matvec(&to32(l.column_sums())).into_iter().map(f64::from).collect()
+            u.matvec(&to32(l.column_sums()))
+                .into_iter()
+                .map(f64::from)
+                .collect()
         } else {
             vec![0.0; n]
         };
@@ -66,7 +73,11 @@ impl Idds {
                 if taken[i] {
                     continue;
                 }
-                let su = if n_u > 1 { (a[i] - self_sim[i]) / (n_u - 1) as f64 } else { 0.0 };
+                let su = if n_u > 1 {
+                    (a[i] - self_sim[i]) / (n_u - 1) as f64
+                } else {
+                    0.0
+                };
                 let sl = if n_l > 0 { b[i] / n_l as f64 } else { 0.0 };
                 let s = self.lambda * su - (1.0 - self.lambda) * sl;
                 if best.is_none_or(|(_, bs)| s > bs) {
@@ -97,7 +108,11 @@ impl Strategy for Idds {
         false
     }
 
-    fn select(&mut self, ctx: &mut SelectionContext<'_>, k: usize) -> atgen_core::Result<Vec<ScoredId>> {
+    fn select(
+        &mut self,
+        ctx: &mut SelectionContext<'_>,
+        k: usize,
+    ) -> atgen_core::Result<Vec<ScoredId>> {
         check_unique_ids(ctx.unlabeled)?;
         let (pool, lab) = (ctx.unlabeled, ctx.labeled);
         if pool.is_empty() || k == 0 {
@@ -147,7 +162,13 @@ mod tests {
     #[test]
     fn k_beyond_pool_returns_all() {
         let u = m(&[[1.0, 0.0], [0.0, 1.0]]);
-        assert_eq!(Idds::new(0.667, true).unwrap().rank(&u, &Matrix::empty(2), 5).len(), 2);
+        assert_eq!(
+            Idds::new(0.667, true)
+                .unwrap()
+                .rank(&u, &Matrix::empty(2), 5)
+                .len(),
+            2
+        );
         assert!(Idds::new(2.0, true).is_err());
     }
 }

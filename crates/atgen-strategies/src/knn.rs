@@ -28,13 +28,19 @@ impl CoverGraph {
     /// The `(i, s(i, j))` that candidate `j` covers.
     pub fn cover(&self, j: usize) -> impl Iterator<Item = (usize, f32)> + '_ {
         let r = self.offsets[j]..self.offsets[j + 1];
-        self.idx[r.clone()].iter().map(|&i| i as usize).zip(self.val[r].iter().copied())
+        self.idx[r.clone()]
+            .iter()
+            .map(|&i| i as usize)
+            .zip(self.val[r].iter().copied())
     }
 
     /// All pairs of `e` (rows normalised by the caller), `s = e_i · e_j`.
     pub fn dense(e: &Matrix) -> Self {
         let n = e.rows();
-        let rows: Vec<Vec<f32>> = (0..n).into_par_iter().map(|j| e.matvec_seq(e.row(j))).collect();
+        let rows: Vec<Vec<f32>> = (0..n)
+            .into_par_iter()
+            .map(|j| e.matvec_seq(e.row(j)))
+            .collect();
         let mut offsets = Vec::with_capacity(n + 1);
         offsets.push(0);
         let mut idx = Vec::with_capacity(n * n);
@@ -122,7 +128,10 @@ fn push_top(best: &mut Vec<(u32, f32)>, item: (u32, f32), k: usize) {
             _ => return,
         }
     }
-    let pos = best.iter().position(|b| better(&item, b)).unwrap_or(best.len());
+    let pos = best
+        .iter()
+        .position(|b| better(&item, b))
+        .unwrap_or(best.len());
     best.insert(pos, item);
 }
 
@@ -150,7 +159,10 @@ fn spherical_kmeans(e: &Matrix, c: usize, iters: usize, seed: u64) -> Matrix {
         let d = e.dim();
         let mut sums = vec![0f32; c * d];
         for (i, &a) in assign.iter().enumerate() {
-            for (acc, &v) in sums[a as usize * d..(a as usize + 1) * d].iter_mut().zip(s.row(i)) {
+            for (acc, &v) in sums[a as usize * d..(a as usize + 1) * d]
+                .iter_mut()
+                .zip(s.row(i))
+            {
                 *acc += v;
             }
         }
@@ -161,7 +173,9 @@ fn spherical_kmeans(e: &Matrix, c: usize, iters: usize, seed: u64) -> Matrix {
                 sums[cl * d..(cl + 1) * d].copy_from_slice(cent.row(cl));
             }
         }
-        cent = Matrix::from_flat(sums, d).map(|m| m.normalized()).unwrap_or(cent);
+        cent = Matrix::from_flat(sums, d)
+            .map(|m| m.normalized())
+            .unwrap_or(cent);
     }
     cent
 }
@@ -174,9 +188,22 @@ mod tests {
     fn knn_finds_exact_neighbours_on_separated_clusters() {
         // Two tight groups on a circle; every point's 2-NN are in its group.
         let deg = |d: f32| vec![d.to_radians().cos(), d.to_radians().sin()];
-        let e = Matrix::from_rows(&[deg(0.0), deg(1.0), deg(2.0), deg(90.0), deg(91.0), deg(92.0)], None).unwrap();
+        let e = Matrix::from_rows(
+            &[
+                deg(0.0),
+                deg(1.0),
+                deg(2.0),
+                deg(90.0),
+                deg(91.0),
+                deg(92.0),
+            ],
+            None,
+        )
+        .unwrap();
         let g = CoverGraph::knn(&e, 2, 2, 0);
-        let covers: Vec<Vec<usize>> = (0..6).map(|j| g.cover(j).map(|(i, _)| i).collect()).collect();
+        let covers: Vec<Vec<usize>> = (0..6)
+            .map(|j| g.cover(j).map(|(i, _)| i).collect())
+            .collect();
         for (j, c) in covers.iter().enumerate() {
             assert!(c.iter().all(|&i| (i < 3) == (j < 3)), "{j}: {c:?}");
             assert!(c.contains(&j), "self is a neighbour");

@@ -52,15 +52,28 @@ impl std::fmt::Debug for LdCal {
 
 impl LdCal {
     /// `judge` is required; `c0 ∈ (0, 1]`, `γ >= 0`.
-    pub fn new(judge: Option<Arc<dyn DifficultyJudge>>, initial_competence: f64, curriculum_iterations: usize, gamma: f64) -> Result<Self> {
-        let judge = judge.ok_or(StrategyError::MissingScorer { strategy: "ld_cal", scorer: "difficulty_judge" })?;
+    pub fn new(
+        judge: Option<Arc<dyn DifficultyJudge>>,
+        initial_competence: f64,
+        curriculum_iterations: usize,
+        gamma: f64,
+    ) -> Result<Self> {
+        let judge = judge.ok_or(StrategyError::MissingScorer {
+            strategy: "ld_cal",
+            scorer: "difficulty_judge",
+        })?;
         if !(initial_competence > 0.0 && initial_competence <= 1.0) {
             return Err(invalid("ld_cal", "initial_competence", "must be in (0, 1]"));
         }
         if !(gamma.is_finite() && gamma >= 0.0) {
             return Err(invalid("ld_cal", "gamma", "must be finite and >= 0"));
         }
-        Ok(LdCal { judge, initial_competence, curriculum_iterations, gamma })
+        Ok(LdCal {
+            judge,
+            initial_competence,
+            curriculum_iterations,
+            gamma,
+        })
     }
 
     /// Competence `c(t)` in `(0, 1]`.
@@ -76,21 +89,45 @@ impl LdCal {
     /// Candidate indices: the easiest `max(⌈c·n⌉, k)`.
     pub fn candidates(&self, difficulty: &[f64], iteration: usize, k: usize) -> Vec<usize> {
         let n = difficulty.len();
-        let m = ((self.competence(iteration) * n as f64).ceil() as usize).max(k).min(n);
+        let m = ((self.competence(iteration) * n as f64).ceil() as usize)
+            .max(k)
+            .min(n);
         let neg: Vec<f64> = difficulty.iter().map(|d| -d).collect();
         top_k(&neg, m)
     }
 
     /// Greedy certainty-gain picks among `cand` (indices into `u`), given the
     /// candidates' raw uncertainties.
-    pub fn certainty_gain(&self, u: &Matrix, l: &Matrix, cand: &[usize], unc: &[f64], k: usize) -> Vec<(usize, f64)> {
+    pub fn certainty_gain(
+        &self,
+        u: &Matrix,
+        l: &Matrix,
+        cand: &[usize],
+        unc: &[f64],
+        k: usize,
+    ) -> Vec<(usize, f64)> {
         let (u, l) = (u.normalized(), l.normalized());
-        let (lo, hi) = unc.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-        let scaled: Vec<f64> = unc.iter().map(|&v| if hi > lo { (v - lo) / (hi - lo) } else { 0.0 }).collect();
+        let (lo, hi) = unc
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        let scaled: Vec<f64> = unc
+            .iter()
+            .map(|&v| if hi > lo { (v - lo) / (hi - lo) } else { 0.0 })
+            .collect();
         let to32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
         let n = u.rows() as f64;
-        let pool_term: Vec<f64> = u.matvec(&to32(u.column_sums())).into_iter().map(|s| s as f64 / n).collect();
-        let mut lab_sum: Vec<f64> = if l.rows() > 0 { l.column_sums() } else { vec![0.0; u.dim()] };
+        let pool_term: Vec<f64> = u
+            .matvec(&to32(u.column_sums()))
+            .into_iter()
+            .map(|s| s as f64 / n)
+            .collect();
+        let mut lab_sum: Vec<f64> = if l.rows() > 0 {
+            l.column_sums()
+        } else {
+            vec![0.0; u.dim()]
+        };
         let mut n_lab = l.rows();
         let mut taken = vec![false; cand.len()];
         let mut out = Vec::new();
@@ -101,7 +138,11 @@ impl LdCal {
                 if taken[c] {
                     continue;
                 }
-                let lab_term = if n_lab > 0 { crate::embeddings::dot(u.row(i), &w) as f64 / n_lab as f64 } else { 0.0 };
+                let lab_term = if n_lab > 0 {
+                    crate::embeddings::dot(u.row(i), &w) as f64 / n_lab as f64
+                } else {
+                    0.0
+                };
                 let g = scaled[c] + self.gamma * (pool_term[i] - lab_term);
                 if best.is_none_or(|(_, b)| g > b) {
                     best = Some((c, g));
@@ -110,7 +151,10 @@ impl LdCal {
             let Some((c, g)) = best else { break };
             taken[c] = true;
             out.push((cand[c], g));
-            lab_sum.iter_mut().zip(u.row(cand[c])).for_each(|(a, &v)| *a += v as f64);
+            lab_sum
+                .iter_mut()
+                .zip(u.row(cand[c]))
+                .for_each(|(a, &v)| *a += v as f64);
             n_lab += 1;
         }
         out
@@ -124,18 +168,28 @@ impl LdCal {
         }
         let difficulty = self.judge.rate(pool)?;
         if difficulty.len() != pool.len() {
-            return Err(StrategyError::LengthMismatch { what: "DifficultyJudge::rate", expected: pool.len(), got: difficulty.len() });
+            return Err(StrategyError::LengthMismatch {
+                what: "DifficultyJudge::rate",
+                expected: pool.len(),
+                got: difficulty.len(),
+            });
         }
         let cand = self.candidates(&difficulty, ctx.iteration, k);
         let cand_ex: Vec<Example> = cand.iter().map(|&i| pool[i].clone()).collect();
         let gens = generations(ctx, "ld_cal", &cand_ex, 1)?;
-        let unc: Vec<f64> = gens.iter().map(|g| g.first().and_then(|g| g.mean_logprob()).map_or(0.0, |m| -m)).collect();
+        let unc: Vec<f64> = gens
+            .iter()
+            .map(|g| g.first().and_then(|g| g.mean_logprob()).map_or(0.0, |m| -m))
+            .collect();
         let u = embeddings(ctx, "ld_cal", pool, None)?;
         let l = embeddings(ctx, "ld_cal", lab, Some(u.dim()))?;
         Ok(self
             .certainty_gain(&u, &l, &cand, &unc, k)
             .into_iter()
-            .map(|(i, score)| ScoredId { id: pool[i].id.clone(), score })
+            .map(|(i, score)| ScoredId {
+                id: pool[i].id.clone(),
+                score,
+            })
             .collect())
     }
 }
@@ -149,7 +203,11 @@ impl Strategy for LdCal {
         true
     }
 
-    fn select(&mut self, ctx: &mut SelectionContext<'_>, k: usize) -> atgen_core::Result<Vec<ScoredId>> {
+    fn select(
+        &mut self,
+        ctx: &mut SelectionContext<'_>,
+        k: usize,
+    ) -> atgen_core::Result<Vec<ScoredId>> {
         Ok(self.run(ctx, k)?)
     }
 }
@@ -179,7 +237,10 @@ mod tests {
         // 4 examples, c = 0.5 -> the 2 easiest; k = 3 widens to 3.
         assert_eq!(l.candidates(&[4.0, 1.0, 3.0, 2.0], 0, 1), vec![1, 3]);
         assert_eq!(l.candidates(&[4.0, 1.0, 3.0, 2.0], 0, 3), vec![1, 3, 2]);
-        assert!(matches!(LdCal::new(None, 0.5, 4, 1.0), Err(StrategyError::MissingScorer { .. })));
+        assert!(matches!(
+            LdCal::new(None, 0.5, 4, 1.0),
+            Err(StrategyError::MissingScorer { .. })
+        ));
     }
 
     #[test]

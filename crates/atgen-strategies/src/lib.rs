@@ -31,6 +31,9 @@
 //! assert_eq!(s.select(&mut ctx, 2).unwrap().len(), 2);
 //! ```
 
+// Tests assert with unwrap; library code never does (workspace lint).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod bleu;
 mod bleuvar;
 mod common;

@@ -39,7 +39,11 @@ impl Strategy for Msp {
         true
     }
 
-    fn select(&mut self, ctx: &mut SelectionContext<'_>, k: usize) -> atgen_core::Result<Vec<ScoredId>> {
+    fn select(
+        &mut self,
+        ctx: &mut SelectionContext<'_>,
+        k: usize,
+    ) -> atgen_core::Result<Vec<ScoredId>> {
         check_unique_ids(ctx.unlabeled)?;
         let gens = greedy_generations(ctx, "msp")?;
         let scores: Vec<f64> = gens.iter().map(Msp::score).collect();
@@ -68,6 +72,9 @@ mod tests {
             gen("z", &[-0.2, -0.2], &[0.0; 2]),
         ]);
         let picked = Msp.select(&mut ctx(&p, Some(&mut out)), 3).unwrap();
-        assert_eq!(picked.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["e1", "e2", "e0"]);
+        assert_eq!(
+            picked.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+            ["e1", "e2", "e0"]
+        );
     }
 }

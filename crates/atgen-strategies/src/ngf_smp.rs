@@ -72,7 +72,10 @@ impl NgfSmp {
                 .collect()
         };
         let u_ids: Vec<Vec<u32>> = unlabeled.iter().map(|t| ids(t)).collect();
-        let mut covered: HashSet<Gram> = labeled.iter().flat_map(|t| grams(&ids(t), self.max_n)).collect();
+        let mut covered: HashSet<Gram> = labeled
+            .iter()
+            .flat_map(|t| grams(&ids(t), self.max_n))
+            .collect();
         let u_grams: Vec<Vec<Gram>> = u_ids.iter().map(|t| grams(t, self.max_n)).collect();
         // Counts, first occurrence, and inverted index.
         let mut count: HashMap<Gram, (usize, usize)> = HashMap::new();
@@ -92,7 +95,12 @@ impl NgfSmp {
             .filter(|(g, &(c, _))| c >= self.min_count && !covered.contains(*g))
             .map(|(&g, &(c, first))| (g, c, first))
             .collect();
-        order.sort_by(|a, b| b.1.cmp(&a.1).then(b.0 .0.cmp(&a.0 .0)).then(a.2.cmp(&b.2)).then(a.0.cmp(&b.0)));
+        order.sort_by(|a, b| {
+            b.1.cmp(&a.1)
+                .then(b.0 .0.cmp(&a.0 .0))
+                .then(a.2.cmp(&b.2))
+                .then(a.0.cmp(&b.0))
+        });
         let k = k.min(unlabeled.len());
         let mut picked = vec![false; unlabeled.len()];
         let mut out = Vec::with_capacity(k);
@@ -120,7 +128,10 @@ impl NgfSmp {
                     if picked[i] || u_ids[i].is_empty() {
                         return f64::NEG_INFINITY;
                     }
-                    let uniq: HashSet<&Gram> = u_grams[i].iter().filter(|g| !covered.contains(*g)).collect();
+                    let uniq: HashSet<&Gram> = u_grams[i]
+                        .iter()
+                        .filter(|g| !covered.contains(*g))
+                        .collect();
                     uniq.iter().map(|g| count[*g].0 as f64).sum::<f64>() / u_ids[i].len() as f64
                 })
                 .collect();
@@ -144,7 +155,11 @@ impl Strategy for NgfSmp {
         false
     }
 
-    fn select(&mut self, ctx: &mut SelectionContext<'_>, k: usize) -> atgen_core::Result<Vec<ScoredId>> {
+    fn select(
+        &mut self,
+        ctx: &mut SelectionContext<'_>,
+        k: usize,
+    ) -> atgen_core::Result<Vec<ScoredId>> {
         check_unique_ids(ctx.unlabeled)?;
         let text = |e: &[Example]| e.iter().map(|x| x.input.clone()).collect::<Vec<_>>();
         let ranked = self.rank(&text(ctx.unlabeled), &text(ctx.labeled), k);
@@ -185,7 +200,9 @@ mod tests {
 
     #[test]
     fn empty_and_oversized_k() {
-        let r = NgfSmp::new(2, 1).unwrap().rank(&s(&["a b", "", "c"]), &[], 10);
+        let r = NgfSmp::new(2, 1)
+            .unwrap()
+            .rank(&s(&["a b", "", "c"]), &[], 10);
         assert_eq!(r.len(), 3);
         assert!(NgfSmp::new(2, 1).unwrap().rank(&[], &[], 3).is_empty());
     }

@@ -53,7 +53,11 @@ impl Strategy for Nsp {
         true
     }
 
-    fn select(&mut self, ctx: &mut SelectionContext<'_>, k: usize) -> atgen_core::Result<Vec<ScoredId>> {
+    fn select(
+        &mut self,
+        ctx: &mut SelectionContext<'_>,
+        k: usize,
+    ) -> atgen_core::Result<Vec<ScoredId>> {
         check_unique_ids(ctx.unlabeled)?;
         let gens = greedy_generations(ctx, "nsp")?;
         let scores: Vec<f64> = gens.iter().map(|g| self.score(g)).collect();
@@ -84,9 +88,18 @@ mod tests {
             gen("y", &[-2.0, -2.0], &[0.1, 0.1]),
             gen("z", &[-1.0], &[0.1]),
         ]);
-        let picked = Nsp::new(1.0).unwrap().select(&mut ctx(&p, Some(&mut out)), 2).unwrap();
-        assert_eq!(picked.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["e1", "e2"]);
-        let err = Nsp::new(1.0).unwrap().select(&mut ctx(&p, None), 2).unwrap_err();
+        let picked = Nsp::new(1.0)
+            .unwrap()
+            .select(&mut ctx(&p, Some(&mut out)), 2)
+            .unwrap();
+        assert_eq!(
+            picked.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+            ["e1", "e2"]
+        );
+        let err = Nsp::new(1.0)
+            .unwrap()
+            .select(&mut ctx(&p, None), 2)
+            .unwrap_err();
         assert!(matches!(err, atgen_core::Error::MissingComponent(_)));
         assert!(Nsp::new(f64::NAN).is_err());
     }

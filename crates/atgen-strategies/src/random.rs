@@ -47,7 +47,11 @@ impl Strategy for RandomStrategy {
         false
     }
 
-    fn select(&mut self, ctx: &mut SelectionContext<'_>, k: usize) -> atgen_core::Result<Vec<ScoredId>> {
+    fn select(
+        &mut self,
+        ctx: &mut SelectionContext<'_>,
+        k: usize,
+    ) -> atgen_core::Result<Vec<ScoredId>> {
         Ok(self.run(ctx, k)?)
     }
 }
@@ -77,14 +81,25 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 10);
-        let c = RandomStrategy::new(Some(8)).select(&mut ctx(&p, None), 10).unwrap();
+        let c = RandomStrategy::new(Some(8))
+            .select(&mut ctx(&p, None), 10)
+            .unwrap();
         assert_ne!(a, c);
     }
 
     #[test]
     fn k_beyond_pool_and_empty_pool_are_graceful() {
         let p = pool(3);
-        assert_eq!(RandomStrategy::new(None).select(&mut ctx(&p, None), 10).unwrap().len(), 3);
-        assert!(RandomStrategy::new(None).select(&mut ctx(&[], None), 10).unwrap().is_empty());
+        assert_eq!(
+            RandomStrategy::new(None)
+                .select(&mut ctx(&p, None), 10)
+                .unwrap()
+                .len(),
+            3
+        );
+        assert!(RandomStrategy::new(None)
+            .select(&mut ctx(&[], None), 10)
+            .unwrap()
+            .is_empty());
     }
 }

@@ -24,6 +24,10 @@ where
     F: Fn(&str, &str) -> f64 + Send + Sync,
 {
     fn score(&self, documents: &[String], outputs: &[String]) -> Result<Vec<f64>> {
-        Ok(documents.iter().zip(outputs).map(|(d, o)| self(d, o)).collect())
+        Ok(documents
+            .iter()
+            .zip(outputs)
+            .map(|(d, o)| self(d, o))
+            .collect())
     }
 }

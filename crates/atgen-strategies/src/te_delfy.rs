@@ -119,7 +119,11 @@ impl Strategy for TeDelfy {
         true
     }
 
-    fn select(&mut self, ctx: &mut SelectionContext<'_>, k: usize) -> atgen_core::Result<Vec<ScoredId>> {
+    fn select(
+        &mut self,
+        ctx: &mut SelectionContext<'_>,
+        k: usize,
+    ) -> atgen_core::Result<Vec<ScoredId>> {
         check_unique_ids(ctx.unlabeled)?;
         let gens = greedy_generations(ctx, "te_delfy")?;
         let entropies: Vec<f64> = gens.iter().map(Mte::score).collect();

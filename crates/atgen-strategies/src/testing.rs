@@ -43,15 +43,18 @@ impl FakeOutputs {
 }
 
 impl ModelOutputs for FakeOutputs {
-    fn generations(&mut self, examples: &[Example], num_samples: usize) -> Result<Vec<Vec<Generation>>> {
+    fn generations(
+        &mut self,
+        examples: &[Example],
+        num_samples: usize,
+    ) -> Result<Vec<Vec<Generation>>> {
         self.generation_calls += 1;
         examples
             .iter()
             .map(|ex| {
-                let g = self
-                    .generations
-                    .get(&ex.id)
-                    .ok_or_else(|| Error::MissingComponent(format!("generations of `{}`", ex.id)))?;
+                let g = self.generations.get(&ex.id).ok_or_else(|| {
+                    Error::MissingComponent(format!("generations of `{}`", ex.id))
+                })?;
                 Ok(g.iter().take(num_samples.max(1)).cloned().collect())
             })
             .collect()
@@ -82,5 +85,7 @@ pub fn gen(text: &str, logprobs: &[f32], entropies: &[f32]) -> Generation {
 
 /// Examples `e0..e{n-1}` with input `text i`.
 pub fn pool(n: usize) -> Vec<Example> {
-    (0..n).map(|i| Example::new(format!("e{i}"), format!("text {i}"))).collect()
+    (0..n)
+        .map(|i| Example::new(format!("e{i}"), format!("text {i}")))
+        .collect()
 }

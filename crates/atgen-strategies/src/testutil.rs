@@ -4,7 +4,10 @@ pub use crate::testing::{gen, pool, FakeOutputs};
 use atgen_core::{Example, ModelOutputs, SelectionContext};
 
 /// A context with no labeled data, seed 0, iteration 0.
-pub fn ctx<'a>(unlabeled: &'a [Example], outputs: Option<&'a mut FakeOutputs>) -> SelectionContext<'a> {
+pub fn ctx<'a>(
+    unlabeled: &'a [Example],
+    outputs: Option<&'a mut FakeOutputs>,
+) -> SelectionContext<'a> {
     ctx_l(unlabeled, &[], outputs)
 }
 

@@ -2,7 +2,9 @@
 //! equals the config enum's defaults, and builds (given scorers).
 
 use atgen_core::Example;
-use atgen_strategies::{build, build_with, AlConfig, DifficultyJudge, PairScorer, Scorers, StrategyConfig};
+use atgen_strategies::{
+    build, build_with, AlConfig, DifficultyJudge, PairScorer, Scorers, StrategyConfig,
+};
 use std::sync::Arc;
 
 struct Flat;
@@ -22,11 +24,22 @@ fn every_al_config_parses_with_paper_defaults_and_builds() {
             continue;
         }
         let text = std::fs::read_to_string(&path).expect("read");
-        let al: AlConfig = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let stem = path.file_stem().and_then(|s| s.to_str()).expect("stem").to_string();
-        assert_eq!(al.strategy.name(), stem, "{}: type must match the file name", path.display());
+        let al: AlConfig =
+            serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("stem")
+            .to_string();
+        assert_eq!(
+            al.strategy.name(),
+            stem,
+            "{}: type must match the file name",
+            path.display()
+        );
         // The file spells out the defaults: parsing just the type gives the same config.
-        let bare: StrategyConfig = serde_json::from_value(serde_json::json!({ "type": stem })).expect("bare");
+        let bare: StrategyConfig =
+            serde_json::from_value(serde_json::json!({ "type": stem })).expect("bare");
         assert_eq!(al.strategy, bare, "{}: defaults drifted", path.display());
         assert_eq!(al.num_iterations, 5);
         let pair: Arc<dyn PairScorer> = Arc::new(|_: &str, _: &str| 0.5);
@@ -47,7 +60,13 @@ fn every_al_config_parses_with_paper_defaults_and_builds() {
 
 #[test]
 fn unknown_key_in_yaml_is_rejected() {
-    let err = serde_norway::from_str::<AlConfig>("type: idds\nlambda: 0.5\nlambdaa: 1\n").unwrap_err();
+    let err =
+        serde_norway::from_str::<AlConfig>("type: idds\nlambda: 0.5\nlambdaa: 1\n").unwrap_err();
     assert!(err.to_string().contains("lambdaa"), "{err}");
-    assert!(build(&StrategyConfig::LdCal { initial_competence: 0.3, curriculum_iterations: 10, gamma: 1.0 }).is_err());
+    assert!(build(&StrategyConfig::LdCal {
+        initial_competence: 0.3,
+        curriculum_iterations: 10,
+        gamma: 1.0
+    })
+    .is_err());
 }

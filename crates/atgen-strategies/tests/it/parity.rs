@@ -11,20 +11,35 @@ use atgen_strategies::{
 use serde_json::Value;
 
 fn golden() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/strategies_golden.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/strategies_golden.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json")
 }
 
 fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number")).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect()
 }
 
 fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array().expect("array").iter().map(|x| x.as_u64().expect("int") as usize).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_u64().expect("int") as usize)
+        .collect()
 }
 
 fn strings(v: &Value) -> Vec<String> {
-    v.as_array().expect("array").iter().map(|x| x.as_str().expect("str").to_string()).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_str().expect("str").to_string())
+        .collect()
 }
 
 fn matrix(v: &Value) -> Matrix {
@@ -86,12 +101,25 @@ fn te_delfy_matches_atgen_ranks_and_order() {
 
     // The whole strategy through `select`, entropies served as model outputs.
     let entropies = f64s(&t["entropies"]);
-    let pool: Vec<Example> = unl.iter().enumerate().map(|(i, x)| Example::new(format!("e{i}"), x.clone())).collect();
-    let labeled: Vec<Example> = lab.iter().enumerate().map(|(i, x)| Example::new(format!("l{i}"), x.clone())).collect();
+    let pool: Vec<Example> = unl
+        .iter()
+        .enumerate()
+        .map(|(i, x)| Example::new(format!("e{i}"), x.clone()))
+        .collect();
+    let labeled: Vec<Example> = lab
+        .iter()
+        .enumerate()
+        .map(|(i, x)| Example::new(format!("l{i}"), x.clone()))
+        .collect();
     let mut out = FakeOutputs::greedy(
         entropies
             .iter()
-            .map(|&h| Generation { text: String::new(), token_ids: vec![0], logprobs: vec![0.0], entropies: vec![h as f32] })
+            .map(|&h| Generation {
+                text: String::new(),
+                token_ids: vec![0],
+                logprobs: vec![0.0],
+                entropies: vec![h as f32],
+            })
             .collect(),
     );
     let mut ctx = SelectionContext {
@@ -110,8 +138,13 @@ fn te_delfy_matches_atgen_ranks_and_order() {
     // ATGen's numpy argsort breaks rank-sum ties arbitrarily; this crate by
     // pool index. Same rank-sum sequence, and index order within ties.
     let py: Vec<usize> = usizes(&t["order"]);
-    assert_eq!(order.iter().map(|&i| sums[i]).collect::<Vec<_>>(), py.iter().map(|&i| sums[i]).collect::<Vec<_>>());
-    assert!(order.windows(2).all(|w| sums[w[0]] < sums[w[1]] || w[0] < w[1]));
+    assert_eq!(
+        order.iter().map(|&i| sums[i]).collect::<Vec<_>>(),
+        py.iter().map(|&i| sums[i]).collect::<Vec<_>>()
+    );
+    assert!(order
+        .windows(2)
+        .all(|w| sums[w[0]] < sums[w[1]] || w[0] < w[1]));
 }
 
 #[test]
@@ -124,7 +157,11 @@ fn huds_matches_atgen_scores_and_order() {
         .iter()
         .map(|lp| -gen_from_logprobs(&f64s(lp)).mean_logprob().unwrap())
         .collect();
-    let huds = Huds::new(h["n_strata"].as_u64().unwrap() as usize, h["lambda"].as_f64().unwrap()).unwrap();
+    let huds = Huds::new(
+        h["n_strata"].as_u64().unwrap() as usize,
+        h["lambda"].as_f64().unwrap(),
+    )
+    .unwrap();
     let scores = huds.scores(&nnll, &matrix(&h["embeddings"])).unwrap();
     assert_close(&scores, &f64s(&h["scores"]), 1e-5, "huds scores");
     assert_eq!(top_k(&scores, scores.len()), usizes(&h["order"]));
@@ -135,11 +172,23 @@ fn bleuvar_matches_reference_nltk_bleu() {
     let g = golden();
     let b = &g["bleuvar"];
     for p in b["pairs"].as_array().unwrap() {
-        let (hyp, reference, want) = (p[0].as_str().unwrap(), p[1].as_str().unwrap(), p[2].as_f64().unwrap());
-        assert!((sentence_bleu(hyp, reference) - want).abs() < 1e-9, "bleu({hyp:?}, {reference:?})");
+        let (hyp, reference, want) = (
+            p[0].as_str().unwrap(),
+            p[1].as_str().unwrap(),
+            p[2].as_f64().unwrap(),
+        );
+        assert!(
+            (sentence_bleu(hyp, reference) - want).abs() < 1e-9,
+            "bleu({hyp:?}, {reference:?})"
+        );
     }
     let bv = BleuVar::new(4, None).unwrap();
-    let got: Vec<f64> = b["samples"].as_array().unwrap().iter().map(|s| bv.score(&strings(s))).collect();
+    let got: Vec<f64> = b["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| bv.score(&strings(s)))
+        .collect();
     assert_close(&got, &f64s(&b["scores"]), 1e-9, "bleuvar");
 }
 
@@ -151,9 +200,17 @@ fn facility_location_matches_apricot_naive_greedy() {
     let k = s["k"].as_u64().unwrap() as usize;
     let fl = FacilityLocation::new(Optimizer::LazyGreedy, 0.01, 20, 3, 2048, None).unwrap();
     let r = fl.rank(&e, e.rows(), k, 0);
-    assert_eq!(r.iter().map(|p| p.0).collect::<Vec<_>>(), usizes(&s["facility_location"]["order"]));
+    assert_eq!(
+        r.iter().map(|p| p.0).collect::<Vec<_>>(),
+        usizes(&s["facility_location"]["order"])
+    );
     let gains: Vec<f64> = r.iter().map(|p| p.1).collect();
-    assert_close(&gains, &f64s(&s["facility_location"]["gains"]), 1e-4, "fl gains");
+    assert_close(
+        &gains,
+        &f64s(&s["facility_location"]["gains"]),
+        1e-4,
+        "fl gains",
+    );
 }
 
 #[test]
@@ -164,7 +221,15 @@ fn graph_cut_matches_apricot_naive_greedy() {
     let k = s["k"].as_u64().unwrap() as usize;
     let gc = GraphCut::new(s["graph_cut_lambda"].as_f64().unwrap()).unwrap();
     let r = gc.rank(&e, e.rows(), k);
-    assert_eq!(r.iter().map(|p| p.0).collect::<Vec<_>>(), usizes(&s["graph_cut"]["order"]));
+    assert_eq!(
+        r.iter().map(|p| p.0).collect::<Vec<_>>(),
+        usizes(&s["graph_cut"]["order"])
+    );
     let gains: Vec<f64> = r.iter().map(|p| p.1).collect();
-    assert_close(&gains, &f64s(&s["graph_cut"]["gains"]), 1e-3, "graph cut gains");
+    assert_close(
+        &gains,
+        &f64s(&s["graph_cut"]["gains"]),
+        1e-3,
+        "graph cut gains",
+    );
 }
