@@ -14,7 +14,9 @@
 //! * Combination (as ATGen): rank by mean token entropy of the greedy
 //!   generation (rank 0 = most uncertain) plus rank by Delfy (rank 0 =
 //!   largest), ascending; the reported score is minus the rank sum. Ties at
-//!   every stage go to the lower pool index.
+//!   every stage go to the lower pool index (ATGen's `np.argsort` breaks
+//!   rank-sum ties in an unspecified order; the parity test checks the order
+//!   up to those ties).
 //! * Choices: ATGen additionally Porter-stems the words (NLTK); this crate
 //!   does not stem (no stemmer dependency; stemming is a preprocessing choice
 //!   the paper does not state, as ATGen's docstring notes). A text with no
