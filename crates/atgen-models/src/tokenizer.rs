@@ -151,7 +151,14 @@ impl TextTokenizer {
                 .collect::<Vec<_>>()
                 .join("\n\n"));
         };
+        // transformers compiles chat templates with trim_blocks and lstrip_blocks on.
         let mut env = minijinja::Environment::new();
+        let syntax = minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+            .map_err(|e| Error::Template(e.to_string()))?;
+        env.set_syntax(syntax);
         minijinja_contrib::add_to_environment(&mut env);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function(
@@ -210,7 +217,7 @@ mod tests {
             Message::new("system", "Be brief."),
             Message::new("user", " 2+2? "),
         ])?;
-        assert_eq!(s, "<|im_start|>system\nBe brief.<|im_end|><|im_start|>user\n2+2?<|im_end|><|im_start|>assistant\n");
+        assert_eq!(s, "<|im_start|>system\nBe brief.<|im_end|><|im_start|>user\n2+2?<|im_end|><|im_start|>assistant");
         Ok(())
     }
 

@@ -8,8 +8,8 @@ mod train;
 pub use data::{DataConfig, FewShot, FewShotExample};
 pub use run::{AlConfig, LabellerConfig, LabellerKind, PerformanceMode, Price};
 pub use train::{
-    Dtype, EvaluationConfig, InferenceConfig, InferenceFramework, ModelConfig, ModelInit, PeftConfig,
-    PeftKind, TrainingConfig,
+    Dtype, EvaluationConfig, InferenceConfig, InferenceFramework, ModelConfig, ModelInit,
+    PeftConfig, PeftKind, TrainingConfig,
 };
 
 use crate::error::{ConfigError, Result};
