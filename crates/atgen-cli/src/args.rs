@@ -14,6 +14,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run active learning: `atgen run [OVERRIDES...]`, e.g. `atgen run data=gsm8k al=huds al.query_size=0.01`.
+    Run(RunArgs),
+    /// Score predictions against references (corpus JSON on stdout).
+    Eval(EvalArgs),
     /// Create or benchmark models.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -238,4 +242,35 @@ pub struct BenchArgs {
     pub peft: String,
     #[arg(long, default_value_t = 16)]
     pub r: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Hydra-style overrides: `group=option`, `a.b=value`, `+a.b=value`, `~a.b`.
+    pub overrides: Vec<String>,
+    /// Primary config name (file in the config dir, without `.yaml`).
+    #[arg(long, env = "ATGEN_CONFIG_NAME")]
+    pub config_name: Option<String>,
+    /// Extra config directory; its files take precedence over the built-in ones.
+    #[arg(long)]
+    pub config_dir: Option<PathBuf>,
+    /// Continue the run in this directory from its last completed step.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Print the resolved config (secrets redacted) and exit.
+    #[arg(long)]
+    pub cfg: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// JSONL lines `{"prediction": str, "references": [str] | str, "source": str?}`.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Comma-separated metric names (exact_match, relaxed_exact_match, rouge, bleu, chrf, ...).
+    #[arg(long, default_value = "exact_match,rouge,bleu", value_delimiter = ',')]
+    pub metrics: Vec<String>,
+    /// Also write per-example scores to this JSONL file.
+    #[arg(long)]
+    pub per_example: Option<PathBuf>,
 }

@@ -11,6 +11,8 @@ use clap::Parser;
 fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Run(a) => commands::run::run(a),
+        Command::Eval(a) => commands::eval::run(a),
         Command::Model(ModelCommand::Init(a)) => commands::init::run(a),
         Command::Model(ModelCommand::Bench(a)) => commands::bench::run(a),
         Command::Generate(a) => commands::generate::run(a),

@@ -46,8 +46,8 @@ pub use overrides::{parse_value, Override, OverrideKind};
 pub use reference::config_reference;
 pub use schema::{
     AlConfig, Config, DataConfig, Dtype, EvaluationConfig, FewShot, FewShotExample,
-    InferenceConfig, InferenceFramework, LabellerConfig, LabellerKind, ModelConfig, PeftConfig,
-    PeftKind, PerformanceMode, Price, Size, Spec, TrainingConfig,
+    InferenceConfig, InferenceFramework, LabellerConfig, LabellerKind, ModelConfig, ModelInit,
+    PeftConfig, PeftKind, PerformanceMode, Price, Size, Spec, TrainingConfig,
 };
 pub use secret::{is_secret_key, redact_value, ApiKey, Secret, REDACTED};
 pub use source::ConfigSources;

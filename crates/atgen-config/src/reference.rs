@@ -50,6 +50,7 @@ const DOCS: &[(&str, &str)] = &[
     ("al.required_performance", "Stop when test metrics reach these values, e.g. `{rougeL: 0.4}`."),
     ("al.required_performance_mode", "`all`: every required metric must be reached; `any`: one is enough."),
     ("al.train_from_scratch", "Train from the base model each iteration (`true`) or continue the previous adapter."),
+    ("al.embedder", "Sentence-transformers model directory used by strategies that need embeddings (IDDS, facility location, ...); `null`: the acquisition model's mean-pooled hidden states."),
     ("labeller", "Who labels queried texts."),
     ("labeller.type", "`golden` (dataset references), `human` (web app), `api_llm`, or `local_llm`."),
     ("labeller.parameters", "Labeller settings, free-form: `model`, `max_tokens`, `temperature`, `provider`, `base_url`, ... (`model` is required for `api_llm`)."),
@@ -69,7 +70,7 @@ const DOCS: &[(&str, &str)] = &[
     ("model.peft.alpha", "`lora_alpha`; updates are scaled by `alpha / r`."),
     ("model.peft.dropout", "Dropout on the adapter input, in [0, 1)."),
     ("model.peft.target_modules", "Linear layers that get adapters."),
-    ("model.init", "Create a random model at `model.checkpoint` when it does not exist: `{arch, hidden_size, intermediate_size, layers, heads, kv_heads, max_position_embeddings, vocab_size, seed, pretrain_epochs, pretrain_texts, pretrain_lr}`; the BPE tokenizer is trained on the pool's texts, and `pretrain_epochs` of language modelling on those unlabeled texts precede active learning; `null`: the checkpoint must exist."),
+    ("model.init", "Create a random model at `model.checkpoint` when it does not exist: `{arch, hidden_size, intermediate_size, layers, heads, kv_heads, max_position_embeddings, vocab_size, seed, pretrain_epochs, pretrain_texts, pretrain_lr, pretrain_max_tokens}`; the BPE tokenizer is trained on the pool's texts, and `pretrain_epochs` of language modelling on those unlabeled texts precede active learning; `null`: the checkpoint must exist."),
     ("training", "Fine-tuning hyper-parameters."),
     ("training.num_epochs", "Epochs over the labeled set per iteration."),
     ("training.batch_size", "Examples per micro-batch."),
@@ -89,7 +90,7 @@ const DOCS: &[(&str, &str)] = &[
     ("inference.temperature", "Sampling temperature; 0 is greedy."),
     ("inference.top_p", "Nucleus sampling mass in (0, 1]."),
     ("evaluation", "Metrics on the test split after each iteration."),
-    ("evaluation.metrics", "Metric names or `{type: name, ...params}`, e.g. `[rouge, {type: exact_match, extract: gsm8k}]`; `configs/evaluation/default.yaml` sets `${data.metrics}`."),
+    ("evaluation.metrics", "Metric names or `{type: name, ...params}`, e.g. `[rouge, {type: exact_match, extractor: gsm8k}]`; `configs/evaluation/default.yaml` sets `${data.metrics}`."),
     ("evaluation.additional_metrics", "Expensive model-based metrics (BERTScore, AlignScore, LLM judge), same format."),
 ];
 

@@ -219,7 +219,11 @@ pub fn save_merged(lm: &CausalLm, dir: &Path) -> Result<()> {
         .save(dir.join("tokenizer.json"), false)
         .map_err(Error::tokenizer)?;
     if let Some(tc) = lm.files.as_ref().and_then(|f| f.tokenizer_config.as_ref()) {
-        fs_err::copy(tc, dir.join("tokenizer_config.json"))?;
+        let dest = dir.join("tokenizer_config.json");
+        // Overwriting the model in place (same directory) must not truncate the source.
+        if fs_err::canonicalize(tc).ok() != fs_err::canonicalize(&dest).ok() {
+            fs_err::copy(tc, dest)?;
+        }
     }
     Ok(())
 }

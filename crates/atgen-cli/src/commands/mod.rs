@@ -2,9 +2,11 @@
 
 pub mod bench;
 pub mod embed;
+pub mod eval;
 pub mod finetune;
 pub mod generate;
 pub mod init;
+pub mod run;
 pub mod score;
 
 use crate::args::ModelArgs;

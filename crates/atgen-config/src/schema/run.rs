@@ -31,6 +31,9 @@ pub struct AlConfig {
     pub required_performance_mode: PerformanceMode,
     /// Train each iteration from the base model (true) or continue the previous adapter.
     pub train_from_scratch: bool,
+    /// Sentence-transformers model directory for strategies that need embeddings
+    /// (`null`: the acquisition model's mean-pooled hidden states).
+    pub embedder: Option<String>,
 }
 
 impl Default for AlConfig {
@@ -46,6 +49,7 @@ impl Default for AlConfig {
             required_performance: BTreeMap::new(),
             required_performance_mode: PerformanceMode::All,
             train_from_scratch: true,
+            embedder: None,
         }
     }
 }

@@ -54,6 +54,8 @@ pub struct ModelInit {
     pub pretrain_texts: usize,
     /// Learning rate of the pre-training.
     pub pretrain_lr: f64,
+    /// Tokens of each text used for pre-training (from its start).
+    pub pretrain_max_tokens: usize,
 }
 
 impl Default for ModelInit {
@@ -71,6 +73,7 @@ impl Default for ModelInit {
             pretrain_epochs: 0,
             pretrain_texts: 2000,
             pretrain_lr: 1e-3,
+            pretrain_max_tokens: 128,
         }
     }
 }
@@ -341,7 +344,7 @@ impl InferenceConfig {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EvaluationConfig {
-    /// Cheap metrics: names or `{type: name, ...params}` (e.g. `{type: exact_match, extract: gsm8k}`).
+    /// Cheap metrics: names or `{type: name, ...params}` (e.g. `{type: exact_match, extractor: gsm8k}`).
     pub metrics: Vec<Spec>,
     /// Expensive model-based metrics (BERTScore, AlignScore, LLM judge, ...), same format.
     pub additional_metrics: Vec<Spec>,

@@ -1,0 +1,22 @@
+//! atgen-engine: the active-learning loop behind `atgen run`.
+//!
+//! It builds everything a run needs from a resolved [`atgen_config::Config`]
+//! (dataset, acquisition model, strategy, labeller, metrics), checks it before
+//! anything is spent, then drives rounds of query → label → train → evaluate,
+//! writing the run directory as it goes (see [`run_dir`]) and stopping by the
+//! configured criteria (see [`stop`]).
+
+mod error;
+pub mod evaluate;
+pub mod labeller;
+pub mod local_model;
+pub mod outputs;
+pub mod prompting;
+pub mod record;
+pub mod run;
+pub mod run_dir;
+pub mod stop;
+
+pub use error::{EngineError, Result};
+pub use record::{Phase, RunRecord};
+pub use run::{resume, run, RunOptions, RunSummary};

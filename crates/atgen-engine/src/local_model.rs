@@ -1,0 +1,270 @@
+//! The acquisition model run in-process: a candle [`CausalLm`] with adapters,
+//! trained afresh (or continued) each round, generating with per-token scores.
+
+use crate::{EngineError, Result};
+use atgen_config::{Config, Dtype, ModelInit, PeftKind as CfgPeftKind};
+use atgen_core::{Example, Generation, GenerationParams, TrainExample, TrainReport};
+use atgen_models::adapters::{PeftConfig, PeftKind};
+use atgen_models::init::{init_model, TokenizerSource};
+use atgen_models::train::{fit, TrainConfig};
+use atgen_models::{peft, CausalLm, DecoderConfig};
+use candle_core::{DType, Device, Var};
+use std::path::Path;
+
+/// The model the loop trains and queries.
+pub struct LocalModel {
+    base: CausalLm,
+    current: CausalLm,
+    vars: Vec<(String, Var)>,
+    peft: PeftConfig,
+    train: TrainConfig,
+    /// Rows per generation batch.
+    pub batch_size: usize,
+}
+
+fn peft_config(cfg: &Config) -> PeftConfig {
+    let p = &cfg.model.peft;
+    PeftConfig {
+        kind: match p.kind {
+            CfgPeftKind::Lora => PeftKind::Lora,
+            CfgPeftKind::Dora => PeftKind::Dora,
+            CfgPeftKind::Qlora => PeftKind::Qlora,
+            CfgPeftKind::None => PeftKind::None,
+        },
+        r: p.r,
+        lora_alpha: p.alpha,
+        lora_dropout: p.dropout,
+        target_modules: p.target_modules.clone(),
+        use_rslora: false,
+    }
+}
+
+/// The fine-tuning settings of a config.
+pub fn train_config(cfg: &Config) -> TrainConfig {
+    let t = &cfg.training;
+    TrainConfig {
+        epochs: t.num_epochs,
+        batch_size: t.batch_size,
+        gradient_accumulation_steps: t.gradient_accumulation_steps,
+        learning_rate: t.lr,
+        warmup_ratio: t.warmup_ratio,
+        weight_decay: t.weight_decay,
+        max_grad_norm: t.max_grad_norm.unwrap_or(0.0),
+        early_stopping_patience: t.early_stopping_patience.unwrap_or(usize::MAX),
+        seed: cfg.seed,
+        progress: true,
+        ..TrainConfig::paper()
+    }
+}
+
+/// Creates the model described by `model.init` at `dir`: a BPE tokenizer
+/// trained on pool texts, random weights, then optional language-model
+/// pre-training on those unlabeled texts.
+pub fn create_model(init: &ModelInit, dir: &Path, pool: &[Example], seed: u64) -> Result<()> {
+    let family = match init.arch.as_str() {
+        "qwen3" => atgen_models::Family::Qwen3,
+        "qwen2" => atgen_models::Family::Qwen2,
+        "llama" => atgen_models::Family::Llama,
+        "mistral" => atgen_models::Family::Mistral,
+        other => {
+            return Err(EngineError::Invalid(format!(
+                "model.init.arch: unknown `{other}` (qwen3, qwen2, llama, mistral)"
+            )))
+        }
+    };
+    let texts: Vec<&Example> = pool.iter().take(init.pretrain_texts.max(1)).collect();
+    fs_err::create_dir_all(dir)?;
+    let corpus = dir.join("tokenizer_corpus.txt");
+    let mut text = String::new();
+    for e in &texts {
+        text.push_str(&e.input);
+        text.push('\n');
+        for r in &e.references {
+            text.push_str(r);
+            text.push('\n');
+        }
+    }
+    fs_err::write(&corpus, text)?;
+    let mut cfg = DecoderConfig::tiny(family, init.vocab_size);
+    cfg.hidden_size = init.hidden_size;
+    cfg.intermediate_size = init.intermediate_size;
+    cfg.num_hidden_layers = init.layers;
+    cfg.num_attention_heads = init.heads;
+    cfg.num_key_value_heads = Some(init.kv_heads);
+    cfg.head_dim =
+        (family == atgen_models::Family::Qwen3).then_some(init.hidden_size / init.heads.max(1));
+    cfg.max_position_embeddings = init.max_position_embeddings;
+    init_model(
+        cfg,
+        &TokenizerSource::Train {
+            files: vec![corpus.clone()],
+            vocab_size: init.vocab_size,
+        },
+        init.seed,
+        dir,
+    )?;
+    fs_err::remove_file(&corpus)?;
+    if init.pretrain_epochs > 0 {
+        let mut lm = CausalLm::load(&dir.display().to_string(), Some(DType::F32), &Device::Cpu)?;
+        let vars = lm.attach_adapters(
+            &PeftConfig {
+                kind: PeftKind::None,
+                ..PeftConfig::default()
+            },
+            seed,
+        )?;
+        let max_tokens = init
+            .pretrain_max_tokens
+            .min(init.max_position_embeddings.saturating_sub(2));
+        let examples: Vec<TrainExample> = texts
+            .iter()
+            .filter_map(|e| {
+                let t = truncate_tokens(&lm, &e.input, max_tokens).ok()?;
+                (!t.trim().is_empty()).then(|| TrainExample {
+                    prompt: String::new(),
+                    target: t,
+                })
+            })
+            .collect();
+        eprintln!(
+            "pre-training the new model on {} unlabeled pool texts ({} epochs)",
+            examples.len(),
+            init.pretrain_epochs
+        );
+        let tc = TrainConfig {
+            epochs: init.pretrain_epochs,
+            batch_size: 16,
+            learning_rate: init.pretrain_lr,
+            warmup_ratio: 0.05,
+            early_stopping_patience: usize::MAX,
+            seed,
+            ..TrainConfig::paper()
+        };
+        fit(&lm, &vars, &examples, None, &tc)?;
+        peft::save_merged(&lm, dir)?;
+    }
+    Ok(())
+}
+
+/// The first `max` tokens of `text` (decoded back to text).
+pub fn truncate_tokens(lm: &CausalLm, text: &str, max: usize) -> Result<String> {
+    let ids = lm.tokenizer.encode(text, false)?;
+    if ids.len() <= max {
+        return Ok(text.to_string());
+    }
+    Ok(lm.tokenizer.decode(&ids[..max])?)
+}
+
+impl LocalModel {
+    /// Loads (creating it first when `model.init` says so) the configured model.
+    pub fn load(cfg: &Config, pool: &[Example], base_dir: &Path) -> Result<Self> {
+        let checkpoint = cfg.model.checkpoint.clone().unwrap_or_default();
+        let local = base_dir.join(&checkpoint);
+        if let Some(init) = &cfg.model.init {
+            if !local.join("config.json").is_file() {
+                eprintln!("creating model {} (model.init)", local.display());
+                create_model(init, &local, pool, cfg.seed)?;
+            }
+        }
+        let path = if local.is_dir() {
+            local.display().to_string()
+        } else {
+            checkpoint
+        };
+        let dtype = match cfg.model.dtype {
+            Dtype::Auto => None,
+            Dtype::F32 => Some(DType::F32),
+            Dtype::F16 => Some(DType::F16),
+            Dtype::Bf16 => Some(DType::BF16),
+        };
+        let base = CausalLm::load(&path, dtype, &Device::Cpu)?;
+        Ok(LocalModel {
+            current: base.clone(),
+            base,
+            vars: Vec::new(),
+            peft: peft_config(cfg),
+            train: train_config(cfg),
+            batch_size: cfg.inference.batch_size.max(1),
+        })
+    }
+
+    /// The model as it is now.
+    pub fn lm(&self) -> &CausalLm {
+        &self.current
+    }
+
+    /// The untrained base model.
+    pub fn base(&self) -> &CausalLm {
+        &self.base
+    }
+
+    /// Fine-tunes on `train`: from the base model with fresh adapters when
+    /// `from_scratch` (or when nothing was trained yet), else continuing.
+    pub fn fit(
+        &mut self,
+        train: &[TrainExample],
+        dev: Option<&[TrainExample]>,
+        seed: u64,
+        from_scratch: bool,
+    ) -> Result<TrainReport> {
+        if from_scratch || self.vars.is_empty() {
+            self.current = self.base.clone();
+            self.vars = self.current.attach_adapters(&self.peft, seed)?;
+        }
+        let cfg = TrainConfig {
+            seed,
+            ..self.train.clone()
+        };
+        Ok(fit(&self.current, &self.vars, train, dev, &cfg)?)
+    }
+
+    /// Saves the adapter (or, for full fine-tuning, the whole model) to `dir`.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        if self.vars.is_empty() {
+            return Ok(());
+        }
+        if self.peft.kind == PeftKind::None {
+            peft::save_merged(&self.current, dir)?;
+        } else {
+            peft::save_adapter(&self.current, dir)?;
+        }
+        Ok(())
+    }
+
+    /// Restores a saved round's model (adapter, or full checkpoint for full fine-tuning).
+    pub fn restore(&mut self, dir: &Path) -> Result<()> {
+        if self.peft.kind == PeftKind::None {
+            let mut lm = CausalLm::load(
+                &dir.display().to_string(),
+                Some(self.base.dtype()),
+                self.base.device(),
+            )?;
+            self.vars = lm.attach_adapters(&self.peft, 0)?;
+            self.current = lm;
+        } else {
+            let mut lm = self.base.clone();
+            self.vars = peft::load_adapter(&mut lm, dir)?;
+            self.current = lm;
+        }
+        Ok(())
+    }
+
+    /// Generates for formatted prompts.
+    pub fn generate(
+        &self,
+        prompts: &[String],
+        params: &GenerationParams,
+    ) -> Result<Vec<Vec<Generation>>> {
+        Ok(self.current.generate(prompts, params, self.batch_size)?)
+    }
+
+    /// Mean-pooled hidden-state embeddings of texts.
+    pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let max = self.current.max_context();
+        let texts: Vec<String> = texts
+            .iter()
+            .map(|t| truncate_tokens(&self.current, t, max - 1))
+            .collect::<Result<_>>()?;
+        Ok(self.current.embed(&texts, self.batch_size)?)
+    }
+}

@@ -1,0 +1,569 @@
+//! The active-learning loop.
+//!
+//! Round 0 selects and labels the initial set; every round then trains on
+//! all labels so far, evaluates, and (unless a stop criterion fires) the next
+//! round queries and labels. Each phase is recorded in `run.json` when it
+//! completes and labels are appended the moment they arrive, so `--resume`
+//! continues from the last completed step without labelling anything twice.
+
+use crate::evaluate::evaluate;
+use crate::labeller::GoldenLabeller;
+use crate::local_model::LocalModel;
+use crate::outputs::{EmbedderChoice, OutputsCache};
+use crate::prompting::Prompter;
+use crate::record::{LabelRow, Phase, QueryRow, RoundMetrics, RunRecord};
+use crate::run_dir::RunDir;
+use crate::stop::{criteria, first_stop, ExternalStop};
+use crate::{EngineError, Result};
+use atgen_config::{Config, LabellerKind, Spec};
+use atgen_core::{
+    Example, GenerationParams, Labeller, LoopState, Metric, SelectionContext, Strategy,
+    TrainExample,
+};
+use atgen_data::{load_dataset_with, LoadContext};
+use atgen_metrics::MetricConfig;
+use atgen_models::bert::BertEmbedder;
+use atgen_strategies::{ColdStart, StrategyConfig};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How to run.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Base for relative paths (data files, model checkpoint).
+    pub base_dir: PathBuf,
+    /// Set to request a stop (signal handler, web app).
+    pub stop_flag: Arc<AtomicBool>,
+    /// Fault injection for tests: abort the process right after this phase of this round.
+    pub crash_after: Option<(usize, Phase)>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            base_dir: PathBuf::from("."),
+            stop_flag: Arc::new(AtomicBool::new(false)),
+            crash_after: None,
+        }
+    }
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub dir: PathBuf,
+    pub record: RunRecord,
+    pub curve: Vec<RoundMetrics>,
+}
+
+/// Metrics named in the config (names, or `{type: ..., params}`).
+pub fn build_metrics(specs: &[Spec]) -> Result<Vec<Box<dyn Metric>>> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for s in specs {
+        let cfg = if s.params.is_empty() {
+            MetricConfig::from_name(&s.kind)?
+        } else {
+            s.deserialize_into::<MetricConfig>().map_err(|e| {
+                EngineError::Invalid(format!("evaluation.metrics: `{}`: {e}", s.kind))
+            })?
+        };
+        let key = format!("{cfg:?}");
+        if seen.insert(key) {
+            out.push(cfg.build()?);
+        }
+    }
+    Ok(out)
+}
+
+fn generation_params(cfg: &Config) -> GenerationParams {
+    GenerationParams {
+        max_new_tokens: cfg.inference.max_new_tokens,
+        temperature: cfg.inference.temperature,
+        top_p: cfg.inference.top_p,
+        seed: cfg.seed,
+        ..GenerationParams::default()
+    }
+}
+
+fn strategy_config(cfg: &Config) -> Result<StrategyConfig> {
+    cfg.al
+        .strategy
+        .deserialize_into::<StrategyConfig>()
+        .map_err(|e| EngineError::Invalid(format!("al.strategy: {e}")))
+}
+
+/// Everything a run needs, built and checked before anything is spent.
+struct Parts {
+    pool: Vec<Example>,
+    test: Vec<Example>,
+    model: LocalModel,
+    strategy: Box<dyn Strategy>,
+    cold_start: ColdStart,
+    labeller: Box<dyn Labeller>,
+    metrics: Vec<Box<dyn Metric>>,
+    prompter: Prompter,
+    encoder: Option<BertEmbedder>,
+}
+
+fn build(cfg: &Config, opts: &RunOptions) -> Result<Parts> {
+    let sc = strategy_config(cfg)?;
+    let strategy = atgen_strategies::build(&sc)?;
+    let mut specs = cfg.evaluation.metrics.clone();
+    specs.extend(cfg.evaluation.additional_metrics.iter().cloned());
+    let metrics = build_metrics(&specs)?;
+    let labeller: Box<dyn Labeller> = match cfg.labeller.kind {
+        LabellerKind::Golden => Box::new(GoldenLabeller),
+        other => {
+            return Err(EngineError::Invalid(format!(
+                "labeller.type={other:?} is not available in this build yet; use labeller=golden"
+            )))
+        }
+    };
+    let ctx = LoadContext {
+        base_dir: opts.base_dir.clone(),
+        ..LoadContext::default()
+    };
+    let data = load_dataset_with(&cfg.data, &ctx)?;
+    if data.report.skipped_total() > 0 {
+        eprintln!(
+            "data: skipped {} bad rows (data.skip_bad_rows)",
+            data.report.skipped_total()
+        );
+    }
+    if data.train.is_empty() {
+        return Err(EngineError::Invalid(
+            "the pool (train split) is empty".into(),
+        ));
+    }
+    let model = LocalModel::load(cfg, &data.train, &opts.base_dir)?;
+    let prompter = Prompter::new(
+        data.prompt.clone(),
+        cfg.model.use_chat_template,
+        cfg.inference.max_new_tokens,
+    );
+    let encoder = match &cfg.al.embedder {
+        Some(dir) => Some(BertEmbedder::load(
+            &opts.base_dir.join(dir),
+            &candle_core::Device::Cpu,
+        )?),
+        None => None,
+    };
+    Ok(Parts {
+        pool: data.train,
+        test: data.test,
+        model,
+        cold_start: sc.cold_start(),
+        strategy,
+        labeller,
+        metrics,
+        prompter,
+        encoder,
+    })
+}
+
+/// State rebuilt from the run directory.
+struct Progress {
+    record: RunRecord,
+    labels: BTreeMap<String, LabelRow>,
+    curve: Vec<RoundMetrics>,
+}
+
+fn load_progress(dir: &RunDir) -> Result<Progress> {
+    let record: RunRecord = dir.read_json(&dir.root().join("run.json"))?;
+    let mut labels = BTreeMap::new();
+    let mut curve = Vec::new();
+    for round in 0..=record.round {
+        let d = dir.iter_dir(round)?;
+        for row in dir.read_jsonl::<LabelRow>(&d.join("labeled.jsonl"))? {
+            labels.insert(row.id.clone(), row);
+        }
+        let m = d.join("metrics.json");
+        if m.is_file() {
+            curve.push(dir.read_json(&m)?);
+        }
+    }
+    Ok(Progress {
+        record,
+        labels,
+        curve,
+    })
+}
+
+fn write_curve(dir: &RunDir, curve: &[RoundMetrics]) -> Result<()> {
+    let names: Vec<String> = curve
+        .iter()
+        .flat_map(|c| c.metrics.keys().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut csv = format!("iteration,n_labeled,cost,{}\n", names.join(","));
+    for c in curve {
+        let vals: Vec<String> = names
+            .iter()
+            .map(|n| {
+                c.metrics
+                    .get(n)
+                    .map(|v| format!("{v:.6}"))
+                    .unwrap_or_default()
+            })
+            .collect();
+        csv.push_str(&format!(
+            "{},{},{:.6},{}\n",
+            c.round,
+            c.n_labeled,
+            c.cost,
+            vals.join(",")
+        ));
+    }
+    dir.write_atomic(&dir.root().join("curve.csv"), csv.as_bytes())
+}
+
+/// Starts a new run of `cfg`.
+pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunSummary> {
+    cfg.validate()?;
+    let parts = build(cfg, opts)?;
+    let dir = RunDir::create(&opts.base_dir.join(&cfg.output_dir), &cfg.name)?;
+    dir.write_atomic(
+        &dir.root().join("config.yaml"),
+        cfg.to_yaml_redacted().as_bytes(),
+    )?;
+    dir.write_json(&dir.root().join("run.json"), &RunRecord::default())?;
+    eprintln!("run directory: {}", dir.root().display());
+    drive(cfg, parts, dir, opts)
+}
+
+/// Continues the run in `run_dir` with its saved config (secrets come from the environment again).
+pub fn resume(
+    run_dir: &Path,
+    overrides_cfg: Option<&Config>,
+    opts: &RunOptions,
+) -> Result<RunSummary> {
+    let dir = RunDir::open(run_dir)?;
+    let cfg = match overrides_cfg {
+        Some(c) => c.clone(),
+        None => {
+            atgen_config::from_yaml_str(&fs_err::read_to_string(dir.root().join("config.yaml"))?)?
+        }
+    };
+    let parts = build(&cfg, opts)?;
+    eprintln!("resuming {}", dir.root().display());
+    drive(&cfg, parts, dir, opts)
+}
+
+fn drive(cfg: &Config, parts: Parts, dir: RunDir, opts: &RunOptions) -> Result<RunSummary> {
+    let started = Instant::now();
+    let mut progress = load_progress(&dir)?;
+    let base_elapsed = progress.record.elapsed_s;
+    let result = drive_inner(cfg, parts, &dir, opts, &mut progress, started, base_elapsed);
+    if let Err(e) = &result {
+        progress.record.status = "failed".into();
+        progress.record.error = Some(e.to_string());
+        progress.record.elapsed_s = base_elapsed + started.elapsed().as_secs_f64();
+        dir.write_json(&dir.root().join("run.json"), &progress.record)?;
+    }
+    result?;
+    Ok(RunSummary {
+        dir: dir.root().to_path_buf(),
+        record: progress.record,
+        curve: progress.curve,
+    })
+}
+
+#[allow(clippy::too_many_lines)]
+fn drive_inner(
+    cfg: &Config,
+    mut parts: Parts,
+    dir: &RunDir,
+    opts: &RunOptions,
+    progress: &mut Progress,
+    started: Instant,
+    base_elapsed: f64,
+) -> Result<()> {
+    if matches!(progress.record.status.as_str(), "completed" | "stopped") {
+        eprintln!(
+            "the run already ended: {}",
+            progress.record.stop_reason.clone().unwrap_or_default()
+        );
+        return Ok(());
+    }
+    progress.record.status = "running".into();
+    progress.record.error = None;
+    let stop_rules = criteria(
+        &cfg.al,
+        ExternalStop {
+            flag: opts.stop_flag.clone(),
+            stop_file: dir.root().join("STOP"),
+        },
+    );
+    let params = generation_params(cfg);
+    let by_id: HashMap<String, usize> = parts
+        .pool
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.id.clone(), i))
+        .collect();
+    let mut run_embeddings = HashMap::new();
+    let save = |p: &mut Progress, phase: Phase| -> Result<()> {
+        p.record.phases_done.push(phase);
+        p.record.elapsed_s = base_elapsed + started.elapsed().as_secs_f64();
+        dir.write_json(&dir.root().join("run.json"), &p.record)?;
+        if opts.crash_after == Some((p.record.round, phase)) {
+            eprintln!(
+                "ATGEN_CRASH_AFTER: aborting after {phase:?} of round {}",
+                p.record.round
+            );
+            std::process::abort();
+        }
+        Ok(())
+    };
+    loop {
+        let round = progress.record.round;
+        let rdir = dir.iter_dir(round)?;
+        let seed = cfg.seed.wrapping_add(round as u64);
+        let mut timings = BTreeMap::new();
+        // Query.
+        let query: Vec<QueryRow> = if progress.record.phases_done.contains(&Phase::Query) {
+            dir.read_jsonl(&rdir.join("query.jsonl"))?
+        } else {
+            let t = Instant::now();
+            let unlabeled: Vec<Example> = parts
+                .pool
+                .iter()
+                .filter(|e| !progress.labels.contains_key(&e.id))
+                .cloned()
+                .collect();
+            let k = if round == 0 {
+                cfg.al.init_query_size.resolve(parts.pool.len())
+            } else {
+                cfg.al.query_size.resolve(parts.pool.len())
+            };
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut candidates = unlabeled;
+            if let Some(sub) = &cfg.al.subsample_size {
+                let n = sub.resolve(parts.pool.len());
+                if n < candidates.len() {
+                    candidates.shuffle(&mut rng);
+                    candidates.truncate(n);
+                }
+            }
+            let labeled: Vec<Example> = progress
+                .labels
+                .values()
+                .filter_map(|l| {
+                    Some(Example {
+                        references: vec![l.label.clone()?],
+                        ..parts.pool[*by_id.get(&l.id)?].clone()
+                    })
+                })
+                .collect();
+            let picked = if round == 0 && parts.cold_start == ColdStart::Random {
+                let mut c = candidates.clone();
+                c.shuffle(&mut rng);
+                c.into_iter()
+                    .take(k)
+                    .map(|e| atgen_core::ScoredId {
+                        id: e.id,
+                        score: 0.0,
+                    })
+                    .collect()
+            } else {
+                let embedder = match &parts.encoder {
+                    Some(enc) => EmbedderChoice::Encoder(enc),
+                    None => EmbedderChoice::Model,
+                };
+                let mut outputs = OutputsCache::new(
+                    &parts.model,
+                    &parts.prompter,
+                    params.clone(),
+                    embedder,
+                    &mut run_embeddings,
+                );
+                let mut ctx = SelectionContext {
+                    unlabeled: &candidates,
+                    labeled: &labeled,
+                    iteration: round,
+                    seed,
+                    outputs: Some(&mut outputs),
+                };
+                parts.strategy.select(&mut ctx, k)?
+            };
+            let rows: Vec<QueryRow> = picked
+                .into_iter()
+                .enumerate()
+                .map(|(rank, s)| QueryRow {
+                    id: s.id,
+                    rank,
+                    score: s.score,
+                })
+                .collect();
+            dir.write_jsonl(&rdir.join("query.jsonl"), &rows)?;
+            timings.insert("query_s", t.elapsed().as_secs_f64());
+            save(progress, Phase::Query)?;
+            rows
+        };
+        // Label: only what has no label yet, each label persisted as it arrives.
+        if !progress.record.phases_done.contains(&Phase::Label) {
+            let t = Instant::now();
+            let todo: Vec<Example> = query
+                .iter()
+                .filter(|q| !progress.labels.contains_key(&q.id))
+                .filter_map(|q| by_id.get(&q.id).map(|&i| parts.pool[i].clone()))
+                .collect();
+            for chunk in todo.chunks(16) {
+                for outcome in parts.labeller.label(chunk)? {
+                    let row = LabelRow {
+                        id: outcome.id.clone(),
+                        label: outcome.label,
+                        cost: outcome.cost,
+                        note: outcome.note,
+                    };
+                    dir.append_jsonl(&rdir.join("labeled.jsonl"), &row)?;
+                    progress.record.cost += row.cost;
+                    progress.labels.insert(row.id.clone(), row);
+                }
+            }
+            progress.record.n_labeled = progress
+                .labels
+                .values()
+                .filter(|l| l.label.is_some())
+                .count();
+            progress.record.n_unlabeled_returns = progress.labels.len() - progress.record.n_labeled;
+            timings.insert("label_s", t.elapsed().as_secs_f64());
+            save(progress, Phase::Label)?;
+        }
+        // Train and evaluate (always redone together after a crash: deterministic, and free).
+        let train: Vec<TrainExample> = progress
+            .labels
+            .values()
+            .filter_map(|l| {
+                let ex = &parts.pool[*by_id.get(&l.id)?];
+                let (prompt, target) = parts
+                    .prompter
+                    .training_pair(parts.model.lm(), ex, l.label.as_deref()?)
+                    .ok()?;
+                Some(TrainExample { prompt, target })
+            })
+            .collect();
+        if !progress.record.phases_done.contains(&Phase::Evaluate) {
+            let t = Instant::now();
+            if round > 0
+                && !cfg.al.train_from_scratch
+                && progress.record.phases_done.contains(&Phase::Label)
+            {
+                let prev = dir
+                    .root()
+                    .join(format!("iter_{:03}", round - 1))
+                    .join("adapter");
+                if prev.is_dir() {
+                    parts.model.restore(&prev)?;
+                }
+            }
+            let report = if train.is_empty() {
+                atgen_core::TrainReport::default()
+            } else {
+                parts
+                    .model
+                    .fit(&train, None, seed, cfg.al.train_from_scratch)?
+            };
+            parts.model.save(&rdir.join("adapter"))?;
+            parts.model.save(&dir.adapter_dir())?;
+            timings.insert("train_s", t.elapsed().as_secs_f64());
+            save(progress, Phase::Train)?;
+            let t = Instant::now();
+            let eval = evaluate(
+                &parts.model,
+                &parts.prompter,
+                &parts.test,
+                &parts.metrics,
+                &params,
+            )?;
+            dir.write_jsonl(&rdir.join("generations.jsonl"), &eval.rows)?;
+            let rm = RoundMetrics {
+                round,
+                n_labeled: progress.record.n_labeled,
+                cost: progress.record.cost,
+                metrics: eval.metrics.clone(),
+                train: report,
+            };
+            dir.write_json(&rdir.join("metrics.json"), &rm)?;
+            progress.curve.retain(|c| c.round != round);
+            progress.curve.push(rm);
+            write_curve(dir, &progress.curve)?;
+            progress.record.metrics = eval.metrics;
+            timings.insert("evaluate_s", t.elapsed().as_secs_f64());
+            dir.write_json(&rdir.join("timings.json"), &timings)?;
+            print_round(round, &progress.record);
+            save(progress, Phase::Evaluate)?;
+        }
+        let pool_left = parts.pool.len() - progress.labels.len();
+        let state = LoopState {
+            iteration: round,
+            n_labeled: progress.record.n_labeled,
+            cost: progress.record.cost,
+            metrics: progress.record.metrics.clone(),
+            pool_left,
+        };
+        let reason = first_stop(&stop_rules, &state)
+            .or_else(|| (pool_left == 0).then(|| "the pool is exhausted".to_string()));
+        if let Some(reason) = reason {
+            progress.record.status = if reason.contains("user") {
+                "stopped"
+            } else {
+                "completed"
+            }
+            .into();
+            progress.record.stop_reason = Some(reason.clone());
+            progress.record.elapsed_s = base_elapsed + started.elapsed().as_secs_f64();
+            dir.write_json(&dir.root().join("run.json"), &progress.record)?;
+            eprintln!("stopped: {reason}");
+            print_table(&progress.curve);
+            return Ok(());
+        }
+        progress.record.round += 1;
+        progress.record.phases_done.clear();
+        dir.write_json(&dir.root().join("run.json"), &progress.record)?;
+    }
+}
+
+fn print_round(round: usize, r: &RunRecord) {
+    let m: Vec<String> = r
+        .metrics
+        .iter()
+        .map(|(k, v)| format!("{k} {v:.4}"))
+        .collect();
+    eprintln!(
+        "round {round:>3} | labeled {:>5} | cost {:>8.4} | {}",
+        r.n_labeled,
+        r.cost,
+        m.join(" | ")
+    );
+}
+
+fn print_table(curve: &[RoundMetrics]) {
+    let names: Vec<String> = curve
+        .iter()
+        .flat_map(|c| c.metrics.keys().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    println!(
+        "{:>5} {:>9} {:>9} {}",
+        "round",
+        "n_labeled",
+        "cost",
+        names.iter().map(|n| format!("{n:>10}")).collect::<String>()
+    );
+    for c in curve {
+        let vals: String = names
+            .iter()
+            .map(|n| format!("{:>10.4}", c.metrics.get(n).copied().unwrap_or(f64::NAN)))
+            .collect();
+        println!("{:>5} {:>9} {:>9.4} {vals}", c.round, c.n_labeled, c.cost);
+    }
+}
