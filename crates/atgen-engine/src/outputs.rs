@@ -106,9 +106,7 @@ impl ModelOutputs for OutputsCache<'_> {
             let texts: Vec<String> = missing.iter().map(|e| e.input.clone()).collect();
             let vecs = match self.embedder {
                 EmbedderChoice::Model => self.model.embed(&texts).map_err(backend)?,
-                EmbedderChoice::Encoder(enc) => {
-                    enc.embed(&texts, 64).map_err(|e| Error::backend(e))?
-                }
+                EmbedderChoice::Encoder(enc) => enc.embed(&texts, 64).map_err(Error::backend)?,
             };
             for (e, v) in missing.iter().zip(vecs) {
                 cache.insert(e.id.clone(), v);

@@ -52,7 +52,7 @@ fn paper_example_resolves() {
     assert_eq!(
         cfg.evaluation.metrics[0]
             .params
-            .get("extract")
+            .get("extractor")
             .and_then(|v| v.as_str()),
         Some("gsm8k")
     );

@@ -1,0 +1,5 @@
+//! End-to-end tests of the `atgen` binary on tiny data and a tiny model.
+
+mod model_commands;
+mod run;
+mod support;

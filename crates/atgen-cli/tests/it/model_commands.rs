@@ -1,0 +1,252 @@
+//! The model commands: init, generate, score, embed, finetune, and eval.
+
+use crate::support::*;
+
+fn init_model(dir: &std::path::Path) -> TestResult {
+    std::fs::write(
+        dir.join("corpus.txt"),
+        "the quick brown fox jumps over the lazy dog\n".repeat(50),
+    )?;
+    let o = run_in(
+        dir,
+        &[
+            "model",
+            "init",
+            "--arch",
+            "llama",
+            "--hidden-size",
+            "32",
+            "--intermediate-size",
+            "64",
+            "--layers",
+            "1",
+            "--heads",
+            "2",
+            "--kv-heads",
+            "1",
+            "--train-tokenizer",
+            "corpus.txt",
+            "--vocab-size",
+            "300",
+            "--out",
+            "m",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    Ok(())
+}
+
+#[test]
+fn init_generate_score_embed_and_finetune_round_trip_through_files() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let d = tmp.path();
+    init_model(d)?;
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ] {
+        assert!(d.join("m").join(f).is_file(), "model init wrote no {f}");
+    }
+    std::fs::write(
+        d.join("p.jsonl"),
+        "{\"prompt\": \"the quick\"}\n{\"prompt\": \"lazy\"}\n",
+    )?;
+    let o = run_in(
+        d,
+        &[
+            "generate",
+            "--model",
+            "m",
+            "--input",
+            "p.jsonl",
+            "--max-new-tokens",
+            "5",
+            "--num-samples",
+            "2",
+            "--temperature",
+            "1",
+            "--seed",
+            "3",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    assert_eq!(lines.len(), 4);
+    for l in &lines {
+        let n = l["token_ids"].as_array().map_or(0, Vec::len);
+        assert_eq!(l["logprobs"].as_array().map_or(0, Vec::len), n);
+        assert_eq!(l["entropies"].as_array().map_or(0, Vec::len), n);
+    }
+    std::fs::write(
+        d.join("pairs.jsonl"),
+        "{\"prompt\": \"the quick\", \"target\": \" brown fox\"}\n",
+    )?;
+    let o = run_in(d, &["score", "--model", "m", "--input", "pairs.jsonl"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim())?;
+    assert!(s["logprobs"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty() && a.iter().all(|x| x.as_f64().is_some_and(|v| v <= 0.0))));
+    std::fs::write(
+        d.join("t.jsonl"),
+        "{\"text\": \"the quick\"}\n{\"text\": \"brown fox\"}\n",
+    )?;
+    let o = run_in(
+        d,
+        &[
+            "embed", "--model", "m", "--input", "t.jsonl", "--out", "e.npy",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let npy = std::fs::read(d.join("e.npy"))?;
+    assert!(
+        npy.starts_with(b"\x93NUMPY") && String::from_utf8_lossy(&npy[..128]).contains("(2, 32)")
+    );
+    std::fs::write(
+        d.join("train.jsonl"),
+        "{\"prompt\": \"the quick\", \"target\": \" brown fox\"}\n".repeat(8),
+    )?;
+    let o = run_in(
+        d,
+        &[
+            "finetune",
+            "--model",
+            "m",
+            "--train",
+            "train.jsonl",
+            "--out",
+            "ad",
+            "--peft",
+            "dora",
+            "--r",
+            "4",
+            "--epochs",
+            "3",
+            "--lr",
+            "0.01",
+            "--quiet",
+            "--merged-out",
+            "merged",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cfg = read_json(&d.join("ad").join("adapter_config.json"));
+    assert_eq!(cfg["use_dora"], true);
+    assert_eq!(cfg["peft_type"], "LORA");
+    // The adapter and the merged model give the same scores.
+    let a = run_in(
+        d,
+        &[
+            "score",
+            "--model",
+            "m",
+            "--adapter",
+            "ad",
+            "--input",
+            "pairs.jsonl",
+        ],
+    );
+    let b = run_in(d, &["score", "--model", "merged", "--input", "pairs.jsonl"]);
+    let (a, b): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_slice(a.stdout.trim_ascii())?,
+        serde_json::from_slice(b.stdout.trim_ascii())?,
+    );
+    let (x, y) = (
+        a["sum_logprob"].as_f64().unwrap_or(1.0),
+        b["sum_logprob"].as_f64().unwrap_or(2.0),
+    );
+    assert!((x - y).abs() < 1e-3, "{x} vs {y}");
+    assert!(
+        x > s["sum_logprob"].as_f64().unwrap_or(0.0),
+        "fine-tuning raised the target's log-prob"
+    );
+    Ok(())
+}
+
+#[test]
+fn model_commands_name_bad_lines_and_fields() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let d = tmp.path();
+    init_model(d)?;
+    std::fs::write(
+        d.join("p.jsonl"),
+        "{\"prompt\": \"ok\"}\n{\"text\": \"no prompt\"}\n",
+    )?;
+    let o = run_in(d, &["generate", "--model", "m", "--input", "p.jsonl"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("p.jsonl:2: missing field `prompt`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run_in(d, &["generate", "--model", "nope", "--input", "p.jsonl"]);
+    assert!(stderr(&o).contains("nope"), "{}", stderr(&o));
+    let o = run_in(
+        d,
+        &[
+            "model",
+            "init",
+            "--arch",
+            "gpt2",
+            "--train-tokenizer",
+            "corpus.txt",
+            "--out",
+            "x",
+        ],
+    );
+    assert!(
+        stderr(&o).contains("unknown --arch `gpt2`"),
+        "{}",
+        stderr(&o)
+    );
+    Ok(())
+}
+
+#[test]
+fn eval_prints_corpus_scores_and_per_example_rows() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let d = tmp.path();
+    std::fs::write(
+        d.join("preds.jsonl"),
+        "{\"prediction\": \"The cat sat\", \"references\": [\"the cat sat\"]}\n{\"prediction\": \"#### 72\", \"references\": \"72\"}\n",
+    )?;
+    let o = run_in(
+        d,
+        &[
+            "eval",
+            "--input",
+            "preds.jsonl",
+            "--metrics",
+            "exact_match,relaxed_exact_match,exact_match_gsm8k,rouge",
+            "--per-example",
+            "rows.jsonl",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)?;
+    assert_eq!(v["metrics"]["exact_match"], 0.0);
+    assert_eq!(v["metrics"]["relaxed_exact_match"], 1.0);
+    assert_eq!(v["metrics"]["exact_match_gsm8k"], 0.5);
+    assert_eq!(
+        std::fs::read_to_string(d.join("rows.jsonl"))?
+            .lines()
+            .count(),
+        2
+    );
+    std::fs::write(
+        d.join("bad.jsonl"),
+        "{\"prediction\": 3, \"references\": [\"x\"]}\n",
+    )?;
+    let o = run_in(d, &["eval", "--input", "bad.jsonl"]);
+    assert!(
+        stderr(&o).contains("bad.jsonl") && stderr(&o).contains("prediction"),
+        "{}",
+        stderr(&o)
+    );
+    Ok(())
+}

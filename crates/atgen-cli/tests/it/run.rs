@@ -1,0 +1,254 @@
+//! `atgen run`: a whole run, every stopping criterion, resume after a crash, bad input.
+
+use crate::support::*;
+
+#[test]
+fn a_whole_run_writes_the_run_directory() -> TestResult {
+    let ws = Workspace::new()?;
+    let o = ws.run(&["name=whole"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let runs = ws.run_dirs("whole");
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    for f in [
+        "config.yaml",
+        "run.json",
+        "curve.csv",
+        "adapter/adapter_config.json",
+        "adapter/adapter_model.safetensors",
+    ] {
+        assert!(run.join(f).is_file(), "missing {f}");
+    }
+    for round in 0..=2 {
+        let d = run.join(format!("iter_{round:03}"));
+        for f in [
+            "metrics.json",
+            "generations.jsonl",
+            "query.jsonl",
+            "labeled.jsonl",
+            "timings.json",
+        ] {
+            assert!(d.join(f).is_file(), "missing iter_{round:03}/{f}");
+        }
+    }
+    let record = read_json(&run.join("run.json"));
+    assert_eq!(record["status"], "completed");
+    assert_eq!(record["n_labeled"], 12);
+    assert!(record["stop_reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("num_iterations"));
+    let curve = std::fs::read_to_string(run.join("curve.csv"))?;
+    let lines: Vec<&str> = curve.lines().collect();
+    assert_eq!(lines[0], "iteration,n_labeled,cost,exact_match");
+    assert_eq!(lines.len(), 4, "{curve}");
+    assert!(lines[3].starts_with("2,12,"));
+    let ids = labeled_ids(run);
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "a text was labeled twice");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("exact_match"),
+        "final table on stdout"
+    );
+    Ok(())
+}
+
+#[test]
+fn each_stopping_criterion_ends_the_run_with_its_reason() -> TestResult {
+    let ws = Workspace::new()?;
+    let cases: [(&str, &[&str], &str, u64); 4] = [
+        (
+            "maxlab",
+            &["al.max_labeled=8", "al.num_iterations=5"],
+            "al.max_labeled",
+            8,
+        ),
+        (
+            "perf",
+            &[
+                "al.required_performance={exact_match: 0.0}",
+                "al.num_iterations=5",
+            ],
+            "required performance",
+            4,
+        ),
+        (
+            "budget",
+            &["al.budget=0", "al.num_iterations=5"],
+            "budget",
+            4,
+        ),
+        ("iters", &["al.num_iterations=1"], "num_iterations", 8),
+    ];
+    for (name, extra, reason, labeled) in cases {
+        let mut args = vec![format!("name={name}")];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = ws.run(&refs);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let record = read_json(&ws.run_dirs(name)[0].join("run.json"));
+        let got = record["stop_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(got.contains(reason), "{name}: stop reason {got:?}");
+        assert_eq!(record["n_labeled"], labeled, "{name}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_stop_file_stops_the_run_and_resume_does_not_restart_it() -> TestResult {
+    let ws = Workspace::new()?;
+    // Crash after round 0 is labeled, drop a STOP file, resume: the run stops as requested.
+    let o = ws.atgen_with_crash("stopfile", "0:label");
+    assert!(!o.status.success());
+    let run = ws.run_dirs("stopfile")[0].clone();
+    std::fs::write(run.join("STOP"), "")?;
+    let o = run_in(
+        ws.path(),
+        &["run", "--resume", run.to_str().unwrap_or_default()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let record = read_json(&run.join("run.json"));
+    assert_eq!(record["status"], "stopped");
+    assert_eq!(record["stop_reason"], "stopped by the user");
+    Ok(())
+}
+
+impl Workspace {
+    fn atgen_with_crash(&self, name: &str, at: &str) -> std::process::Output {
+        let mut args = self.run_args(&[]);
+        args.push(format!("name={name}"));
+        atgen()
+            .current_dir(self.path())
+            .args(&args)
+            .env("ATGEN_CRASH_AFTER", at)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+#[test]
+fn resume_after_a_crash_between_labelling_and_training_labels_nothing_twice() -> TestResult {
+    let ws = Workspace::new()?;
+    let o = ws.run(&["name=straight"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let straight = labeled_ids(&ws.run_dirs("straight")[0]);
+
+    let o = ws.atgen_with_crash("crashed", "1:label");
+    assert!(!o.status.success(), "the crash hook must abort");
+    let run = ws.run_dirs("crashed")[0].clone();
+    let record = read_json(&run.join("run.json"));
+    assert_eq!(record["round"], 1);
+    assert_eq!(record["status"], "running");
+    assert!(!run.join("iter_001").join("metrics.json").exists());
+    let before = labeled_ids(&run);
+    assert_eq!(before.len(), 8);
+
+    let o = run_in(
+        ws.path(),
+        &["run", "--resume", run.to_str().unwrap_or_default()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = labeled_ids(&run);
+    let unique: std::collections::HashSet<&String> = after.iter().collect();
+    assert_eq!(
+        unique.len(),
+        after.len(),
+        "a text was labeled twice after resume"
+    );
+    assert_eq!(
+        &after[..8],
+        &before[..],
+        "labels paid before the crash are kept"
+    );
+    assert_eq!(
+        after, straight,
+        "same final labeled set as an uninterrupted run with the same seed"
+    );
+    assert_eq!(read_json(&run.join("run.json"))["status"], "completed");
+    Ok(())
+}
+
+#[test]
+fn cfg_prints_the_resolved_config_with_secrets_redacted() -> TestResult {
+    let ws = Workspace::new()?;
+    let o = ws.run(&["--cfg", "labeller.api_key=sk-live-123456"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("query_size: 4"), "{out}");
+    assert!(
+        ["api_key: '***'", "api_key: \"***\"", "api_key: ***"]
+            .iter()
+            .any(|r| out.contains(r)),
+        "{out}"
+    );
+    assert!(!out.contains("sk-live-123456"));
+    assert!(
+        ws.run_dirs("atgen").is_empty(),
+        "--cfg must not start a run"
+    );
+    Ok(())
+}
+
+#[test]
+fn bad_input_is_named_and_nothing_panics() -> TestResult {
+    let ws = Workspace::new()?;
+    let cases: [(&[&str], &[&str]); 4] = [
+        (&["data.dataset=missing.jsonl"], &["missing.jsonl"]),
+        (
+            &["data.input_column=question"],
+            &["question", "text", "label"],
+        ),
+        (&["al.qury_size=3"], &["al.qury_size", "al.query_size"]),
+        (&["al=no_such_strategy"], &["no_such_strategy"]),
+    ];
+    for (extra, needles) in cases {
+        let o = ws.run(extra);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {e}");
+        assert!(!e.contains("panicked"), "{e}");
+        for n in needles {
+            assert!(e.contains(n), "{extra:?}: `{n}` not in {e}");
+        }
+    }
+    std::fs::write(
+        ws.path().join("bad.jsonl"),
+        "{\"id\": \"1\", \"text\": \"a\", \"label\": \"b\"}\n{broken\n",
+    )?;
+    let o = ws.run(&["data.dataset=bad.jsonl"]);
+    let e = stderr(&o);
+    assert!(e.contains("bad.jsonl") && e.contains('2'), "{e}");
+    Ok(())
+}
+
+#[test]
+fn every_strategy_that_needs_no_external_scorer_runs_end_to_end() -> TestResult {
+    let ws = Workspace::new()?;
+    for al in [
+        "random",
+        "nsp",
+        "msp",
+        "mte",
+        "bleuvar",
+        "te_delfy",
+        "ngf_smp",
+        "huds",
+        "idds",
+        "facility_location",
+        "graph_cut",
+        "coreset",
+        "dual",
+    ] {
+        let name = format!("name=s_{al}");
+        let strategy = format!("al={al}");
+        let o = ws.run(&[&name, &strategy, "al.num_iterations=1"]);
+        assert!(o.status.success(), "al={al}: {}", stderr(&o));
+        let run = &ws.run_dirs(&format!("s_{al}"))[0];
+        assert_eq!(read_json(&run.join("run.json"))["n_labeled"], 8, "al={al}");
+        let q = std::fs::read_to_string(run.join("iter_001").join("query.jsonl"))?;
+        assert_eq!(q.lines().count(), 4, "al={al}");
+    }
+    Ok(())
+}
