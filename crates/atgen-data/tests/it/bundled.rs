@@ -4,7 +4,11 @@
 use atgen_config::ConfigLoader;
 
 fn load(data: &str, extra: &[&str]) -> atgen_data::Dataset {
-    let mut o = vec![format!("data={data}")];
+    // The primary config trims the test split for the offline demo; these tests want it whole.
+    let mut o = vec![
+        format!("data={data}"),
+        "data.test_subset_size=null".to_string(),
+    ];
     o.extend(extra.iter().map(|s| s.to_string()));
     let cfg = ConfigLoader::new().load(&o).unwrap();
     atgen_data::load_dataset(&cfg.data).unwrap()
