@@ -250,3 +250,55 @@ fn eval_prints_corpus_scores_and_per_example_rows() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_hub_id_resolves_offline_from_a_populated_hf_cache() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let d = tmp.path();
+    init_model(d)?;
+    // The HF cache layout: models--org--name/{refs/main, snapshots/<rev>/...}.
+    let repo = d.join("cache").join("models--acme--tiny");
+    let snap = repo.join("snapshots").join("0123abcd");
+    std::fs::create_dir_all(&snap)?;
+    std::fs::create_dir_all(repo.join("refs"))?;
+    std::fs::write(repo.join("refs").join("main"), "0123abcd")?;
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ] {
+        std::fs::copy(d.join("m").join(f), snap.join(f))?;
+    }
+    std::fs::write(d.join("p.jsonl"), "{\"prompt\": \"the quick\"}\n")?;
+    let run = |model: &str| {
+        atgen()
+            .current_dir(d)
+            .env("HF_HUB_CACHE", d.join("cache"))
+            .env("HF_HUB_OFFLINE", "1")
+            .args([
+                "generate",
+                "--model",
+                model,
+                "--input",
+                "p.jsonl",
+                "--max-new-tokens",
+                "3",
+            ])
+            .output()
+    };
+    let by_id = run("acme/tiny")?;
+    assert!(by_id.status.success(), "{}", stderr(&by_id));
+    let by_dir = run("m")?;
+    assert_eq!(
+        by_id.stdout, by_dir.stdout,
+        "the cached hub model is the same model"
+    );
+    let missing = run("acme/absent")?;
+    assert!(
+        stderr(&missing).contains("acme/absent") && stderr(&missing).contains("HF_HUB_OFFLINE"),
+        "{}",
+        stderr(&missing)
+    );
+    Ok(())
+}
