@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod formats;
+mod options;
 mod parity;
 mod support;
 mod training;
