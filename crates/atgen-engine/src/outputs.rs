@@ -2,6 +2,7 @@
 //! and embedding is computed once, whichever strategy (or part of a hybrid)
 //! asks first. Embeddings from a fixed sentence encoder live for the whole run.
 
+use crate::embedding_cache::EmbeddingCache;
 use crate::local_model::LocalModel;
 use crate::prompting::Prompter;
 use atgen_core::{Error, Example, ExampleId, Generation, GenerationParams, ModelOutputs, Result};
@@ -12,8 +13,8 @@ use std::collections::HashMap;
 pub enum EmbedderChoice<'a> {
     /// The acquisition model's mean-pooled hidden states (change every round).
     Model,
-    /// A sentence-transformers encoder (fixed for the run).
-    Encoder(&'a BertEmbedder),
+    /// A sentence-transformers encoder (fixed), with its on-disk cache.
+    Encoder(&'a BertEmbedder, &'a mut EmbeddingCache),
 }
 
 /// Per-round outputs of the acquisition model.
@@ -22,8 +23,6 @@ pub struct OutputsCache<'a> {
     pub prompter: &'a Prompter,
     pub params: GenerationParams,
     pub embedder: EmbedderChoice<'a>,
-    /// Run-wide embedding cache (used with a fixed encoder).
-    pub run_embeddings: &'a mut HashMap<ExampleId, Vec<f32>>,
     generations: HashMap<(ExampleId, usize), Vec<Generation>>,
     round_embeddings: HashMap<ExampleId, Vec<f32>>,
 }
@@ -35,14 +34,12 @@ impl<'a> OutputsCache<'a> {
         prompter: &'a Prompter,
         params: GenerationParams,
         embedder: EmbedderChoice<'a>,
-        run_embeddings: &'a mut HashMap<ExampleId, Vec<f32>>,
     ) -> Self {
         OutputsCache {
             model,
             prompter,
             params,
             embedder,
-            run_embeddings,
             generations: HashMap::new(),
             round_embeddings: HashMap::new(),
         }
@@ -94,24 +91,49 @@ impl ModelOutputs for OutputsCache<'_> {
     }
 
     fn embeddings(&mut self, examples: &[Example]) -> Result<Vec<Vec<f32>>> {
-        let cache = match self.embedder {
-            EmbedderChoice::Model => &mut self.round_embeddings,
-            EmbedderChoice::Encoder(_) => &mut *self.run_embeddings,
-        };
-        let missing: Vec<&Example> = examples
-            .iter()
-            .filter(|e| !cache.contains_key(&e.id))
-            .collect();
-        if !missing.is_empty() {
-            let texts: Vec<String> = missing.iter().map(|e| e.input.clone()).collect();
-            let vecs = match self.embedder {
-                EmbedderChoice::Model => self.model.embed(&texts).map_err(backend)?,
-                EmbedderChoice::Encoder(enc) => enc.embed(&texts, 64).map_err(Error::backend)?,
-            };
-            for (e, v) in missing.iter().zip(vecs) {
-                cache.insert(e.id.clone(), v);
+        match &mut self.embedder {
+            EmbedderChoice::Model => {
+                let missing: Vec<&Example> = examples
+                    .iter()
+                    .filter(|e| !self.round_embeddings.contains_key(&e.id))
+                    .collect();
+                if !missing.is_empty() {
+                    let texts: Vec<String> = missing.iter().map(|e| e.input.clone()).collect();
+                    for (e, v) in missing
+                        .iter()
+                        .zip(self.model.embed(&texts).map_err(backend)?)
+                    {
+                        self.round_embeddings.insert(e.id.clone(), v);
+                    }
+                }
+                Ok(examples
+                    .iter()
+                    .map(|e| self.round_embeddings[&e.id].clone())
+                    .collect())
+            }
+            EmbedderChoice::Encoder(enc, cache) => {
+                let mut missing: Vec<&str> = examples
+                    .iter()
+                    .map(|e| e.input.as_str())
+                    .filter(|t| cache.get(t).is_none())
+                    .collect();
+                missing.sort_unstable();
+                missing.dedup();
+                for chunk in missing.chunks(1024) {
+                    let texts: Vec<String> = chunk.iter().map(|t| t.to_string()).collect();
+                    let vecs = enc.embed(&texts, 64).map_err(Error::backend)?;
+                    let items: Vec<(&str, Vec<f32>)> = chunk.iter().copied().zip(vecs).collect();
+                    cache.insert_many(&items).map_err(backend)?;
+                }
+                examples
+                    .iter()
+                    .map(|e| {
+                        cache.get(&e.input).cloned().ok_or_else(|| {
+                            Error::invalid("embeddings", format!("no embedding for `{}`", e.id))
+                        })
+                    })
+                    .collect()
             }
         }
-        Ok(examples.iter().map(|e| cache[&e.id].clone()).collect())
     }
 }

@@ -308,7 +308,18 @@ fn drive_inner(
         .enumerate()
         .map(|(i, e)| (e.id.clone(), i))
         .collect();
-    let mut run_embeddings = HashMap::new();
+    // Sentence-encoder embeddings persist across rounds and runs ($ATGEN_CACHE_DIR, else .cache/atgen).
+    let mut embedding_cache = match &cfg.al.embedder {
+        Some(dir) => {
+            let root = std::env::var_os("ATGEN_CACHE_DIR")
+                .map_or_else(|| opts.base_dir.join(".cache").join("atgen"), PathBuf::from);
+            Some(crate::embedding_cache::EmbeddingCache::open(
+                &root.join("embeddings"),
+                &opts.base_dir.join(dir),
+            )?)
+        }
+        None => None,
+    };
     let save = |p: &mut Progress, phase: Phase| -> Result<()> {
         p.record.phases_done.push(phase);
         p.record.elapsed_s = base_elapsed + started.elapsed().as_secs_f64();
@@ -373,17 +384,12 @@ fn drive_inner(
                     })
                     .collect()
             } else {
-                let embedder = match &parts.encoder {
-                    Some(enc) => EmbedderChoice::Encoder(enc),
-                    None => EmbedderChoice::Model,
+                let embedder = match (&parts.encoder, embedding_cache.as_mut()) {
+                    (Some(enc), Some(cache)) => EmbedderChoice::Encoder(enc, cache),
+                    _ => EmbedderChoice::Model,
                 };
-                let mut outputs = OutputsCache::new(
-                    &parts.model,
-                    &parts.prompter,
-                    params.clone(),
-                    embedder,
-                    &mut run_embeddings,
-                );
+                let mut outputs =
+                    OutputsCache::new(&parts.model, &parts.prompter, params.clone(), embedder);
                 let mut ctx = SelectionContext {
                     unlabeled: &candidates,
                     labeled: &labeled,

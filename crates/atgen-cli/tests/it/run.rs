@@ -252,3 +252,46 @@ fn every_strategy_that_needs_no_external_scorer_runs_end_to_end() -> TestResult 
     }
     Ok(())
 }
+
+#[test]
+fn a_sentence_encoder_embeds_the_pool_once_across_runs() -> TestResult {
+    let ws = Workspace::new()?;
+    let minilm = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../.cache/test-assets/all-MiniLM-L6-v2");
+    assert!(
+        minilm.join("model.safetensors").is_file(),
+        "run scripts/fetch-test-assets"
+    );
+    let embedder = format!("al.embedder={}", minilm.display());
+    let cache = ws.path().join("emb-cache");
+    let run = |name: &str| {
+        let mut args = ws.run_args(&["al=idds", "al.num_iterations=1", &embedder]);
+        args.push(format!("name={name}"));
+        atgen()
+            .current_dir(ws.path())
+            .env("ATGEN_CACHE_DIR", &cache)
+            .args(&args)
+            .output()
+    };
+    let o = run("enc1")?;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let files: Vec<_> = std::fs::read_dir(cache.join("embeddings"))?
+        .filter_map(|e| e.ok())
+        .collect();
+    assert_eq!(files.len(), 1, "one cache file per encoder");
+    let size = files[0].metadata()?.len();
+    // 40 pool texts of 384 floats (plus a 12-byte header each).
+    assert_eq!(size, 40 * (12 + 384 * 4));
+    let o = run("enc2")?;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        files[0].metadata()?.len(),
+        size,
+        "the second run embeds nothing again"
+    );
+    assert_eq!(
+        labeled_ids(&ws.run_dirs("enc1")[0]),
+        labeled_ids(&ws.run_dirs("enc2")[0])
+    );
+    Ok(())
+}
