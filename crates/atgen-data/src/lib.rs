@@ -38,6 +38,9 @@ pub use read::{FileData, Format, Row};
 pub use source::DataSource;
 pub use subset::{hold_out, sample_indices, subset};
 
+#[doc(hidden)]
+pub use parquet::write_test_parquet;
+
 use atgen_config::DataConfig;
 use atgen_core::Example;
 use read::Sink;
