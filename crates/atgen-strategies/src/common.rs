@@ -3,7 +3,7 @@
 
 use crate::embeddings::Matrix;
 use crate::error::{Result, StrategyError};
-use atgen_core::{Example, Generation, ScoredId, SelectionContext};
+use atgen_core::{Example, Generation, ModelOutputs, ScoredId, SelectionContext};
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
@@ -54,6 +54,18 @@ pub(crate) fn check_unique_ids(pool: &[Example]) -> Result<()> {
     Ok(())
 }
 
+/// The model outputs, or [`StrategyError::MissingOutputs`] naming `what`
+/// `strategy` needed from them.
+fn outputs<'c, 'a>(
+    ctx: &'c mut SelectionContext<'a>,
+    strategy: &'static str,
+    what: &'static str,
+) -> Result<&'c mut (dyn ModelOutputs + 'a)> {
+    ctx.outputs
+        .as_deref_mut()
+        .ok_or(StrategyError::MissingOutputs { strategy, what })
+}
+
 /// `num_samples` generations per unlabeled example, checked for length.
 pub(crate) fn generations(
     ctx: &mut SelectionContext<'_>,
@@ -61,13 +73,7 @@ pub(crate) fn generations(
     examples: &[Example],
     num_samples: usize,
 ) -> Result<Vec<Vec<Generation>>> {
-    let outputs = ctx
-        .outputs
-        .as_deref_mut()
-        .ok_or(StrategyError::MissingOutputs {
-            strategy,
-            what: "generations",
-        })?;
+    let outputs = outputs(ctx, strategy, "generations")?;
     let gens = outputs.generations(examples, num_samples)?;
     if gens.len() != examples.len() {
         return Err(StrategyError::LengthMismatch {
@@ -111,13 +117,7 @@ pub(crate) fn embeddings(
     examples: &[Example],
     dim: Option<usize>,
 ) -> Result<Matrix> {
-    let outputs = ctx
-        .outputs
-        .as_deref_mut()
-        .ok_or(StrategyError::MissingOutputs {
-            strategy,
-            what: "embeddings",
-        })?;
+    let outputs = outputs(ctx, strategy, "embeddings")?;
     if examples.is_empty() {
         return Ok(Matrix::empty(dim.unwrap_or(0)));
     }
