@@ -11,7 +11,10 @@
 //! [`LoadReport`] with `skip_bad_rows`.
 //!
 //! ```
-//! let cfg = atgen_config::ConfigLoader::new().load(&["data=gsm8k"]).unwrap();
+//! // The primary config trims the test split for the offline demo; load it whole.
+//! let cfg = atgen_config::ConfigLoader::new()
+//!     .load(&["data=gsm8k", "data.test_subset_size=null"])
+//!     .unwrap();
 //! let ds = atgen_data::load_dataset(&cfg.data).unwrap();
 //! assert_eq!((ds.train.len(), ds.test.len()), (2000, 200));
 //! let prompt = ds.prompt.render(&ds.test[0]).unwrap();
@@ -37,6 +40,9 @@ pub use prompt::{Message, Prompt};
 pub use read::{FileData, Format, Row};
 pub use source::DataSource;
 pub use subset::{hold_out, sample_indices, subset};
+
+#[doc(hidden)]
+pub use parquet::write_test_parquet;
 
 use atgen_config::DataConfig;
 use atgen_core::Example;

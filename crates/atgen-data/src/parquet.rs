@@ -38,10 +38,15 @@ pub fn read_parquet(path: &Path, name: &str) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Test support: writes `(question, answers)` rows as a Snappy Parquet file with a UTF-8 column
-/// and a `LIST<UTF8>` column, the layout `datasets` produces.
-#[cfg(test)]
-pub(crate) fn write_test_parquet(path: &Path, rows: &[(&str, &[&str])]) {
+/// Test support (for this crate's unit and integration tests, not a stable API): writes
+/// `(question, answers)` rows as a Snappy Parquet file with a UTF-8 column and a `LIST<UTF8>`
+/// column, the layout `datasets` produces.
+///
+/// # Panics
+///
+/// On any I/O or Parquet error.
+#[doc(hidden)]
+pub fn write_test_parquet(path: &Path, rows: &[(&str, &[&str])]) {
     use parquet::basic::Compression;
     use parquet::data_type::{ByteArray, ByteArrayType};
     use parquet::file::properties::WriterProperties;

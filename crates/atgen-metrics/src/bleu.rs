@@ -19,9 +19,10 @@
 //! ```
 
 pub use crate::bleu_tokenize::BleuTokenizer;
-use crate::error::{check_lengths, check_non_empty, MetricsError, Result};
+use crate::error::{MetricsError, Result};
 use crate::pytext::{py_lower, py_rstrip, py_split};
-use atgen_core::{Metric, MetricValue};
+use crate::score_segments;
+use atgen_core::MetricValue;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -358,21 +359,21 @@ impl Bleu {
     /// A BLEU metric reporting under `name` (e.g. `bleu` or `sacrebleu`).
     pub fn new(name: impl Into<String>, config: BleuConfig) -> Result<Self> {
         if config.max_ngram_order == 0 {
-            return Err(MetricsError::InvalidConfig {
-                metric: "bleu",
-                field: "max_ngram_order",
-                reason: "must be at least 1".into(),
-            });
+            return Err(MetricsError::invalid_config(
+                "bleu",
+                "max_ngram_order",
+                "must be at least 1",
+            ));
         }
         if config
             .smooth_value
             .is_some_and(|v| !v.is_finite() || v < 0.0)
         {
-            return Err(MetricsError::InvalidConfig {
-                metric: "bleu",
-                field: "smooth_value",
-                reason: "must be a finite number >= 0".into(),
-            });
+            return Err(MetricsError::invalid_config(
+                "bleu",
+                "smooth_value",
+                "must be a finite number >= 0",
+            ));
         }
         Ok(Bleu {
             name: name.into(),
@@ -381,14 +382,10 @@ impl Bleu {
     }
 
     fn scores(&self, predictions: &[String], references: &[Vec<String>]) -> Result<MetricValue> {
-        check_lengths(predictions, references, None)?;
-        check_non_empty(references, "bleu")?;
         let cfg = &self.config;
-        let stats: Vec<BleuStats> = predictions
-            .par_iter()
-            .zip(references.par_iter())
-            .map(|(h, r)| segment_stats(h, r, cfg))
-            .collect();
+        let stats = score_segments(predictions, references, "bleu", |h, r| {
+            segment_stats(h, r, cfg)
+        })?;
         let mut total = BleuStats::zeros(cfg.max_ngram_order);
         for s in &stats {
             total.add(s);
@@ -413,24 +410,12 @@ impl Bleu {
     }
 }
 
-impl Metric for Bleu {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn compute(
-        &self,
-        predictions: &[String],
-        references: &[Vec<String>],
-        _sources: &[String],
-    ) -> atgen_core::Result<Vec<MetricValue>> {
-        Ok(vec![self.scores(predictions, references)?])
-    }
-}
+single_value_metric!(Bleu);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use atgen_core::Metric;
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()

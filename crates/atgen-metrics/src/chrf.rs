@@ -10,9 +10,10 @@
 //! reference n-grams (sacreBLEU's default, `eps_smoothing=False`), then takes
 //! F-beta. Scores are on the 0-100 scale.
 
-use crate::error::{check_lengths, check_non_empty, MetricsError, Result};
+use crate::error::{MetricsError, Result};
 use crate::pytext::{py_lower, py_split};
-use atgen_core::{Metric, MetricValue};
+use crate::score_segments;
+use atgen_core::MetricValue;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -262,18 +263,18 @@ impl Chrf {
     /// A chrF metric reporting under `name` (e.g. `chrf` or `chrf++`).
     pub fn new(name: impl Into<String>, config: ChrfConfig) -> Result<Self> {
         if config.order() == 0 {
-            return Err(MetricsError::InvalidConfig {
-                metric: "chrf",
-                field: "char_order",
-                reason: "char_order + word_order must be at least 1".into(),
-            });
+            return Err(MetricsError::invalid_config(
+                "chrf",
+                "char_order",
+                "char_order + word_order must be at least 1",
+            ));
         }
         if config.beta > 1000 {
-            return Err(MetricsError::InvalidConfig {
-                metric: "chrf",
-                field: "beta",
-                reason: "must be at most 1000".into(),
-            });
+            return Err(MetricsError::invalid_config(
+                "chrf",
+                "beta",
+                "must be at most 1000",
+            ));
         }
         Ok(Chrf {
             name: name.into(),
@@ -282,14 +283,10 @@ impl Chrf {
     }
 
     fn scores(&self, predictions: &[String], references: &[Vec<String>]) -> Result<MetricValue> {
-        check_lengths(predictions, references, None)?;
-        check_non_empty(references, "chrf")?;
         let cfg = &self.config;
-        let all: Vec<ChrfStats> = predictions
-            .par_iter()
-            .zip(references.par_iter())
-            .map(|(h, r)| segment_stats(h, r, cfg))
-            .collect();
+        let all = score_segments(predictions, references, "chrf", |h, r| {
+            segment_stats(h, r, cfg)
+        })?;
         Ok(MetricValue {
             name: self.name.clone(),
             corpus: f_score(&sum_stats(&all, cfg.order()), cfg),
@@ -299,20 +296,7 @@ impl Chrf {
     }
 }
 
-impl Metric for Chrf {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn compute(
-        &self,
-        predictions: &[String],
-        references: &[Vec<String>],
-        _sources: &[String],
-    ) -> atgen_core::Result<Vec<MetricValue>> {
-        Ok(vec![self.scores(predictions, references)?])
-    }
-}
+single_value_metric!(Chrf);
 
 #[cfg(test)]
 mod tests {

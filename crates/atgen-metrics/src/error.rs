@@ -94,6 +94,21 @@ pub enum MetricsError {
     },
 }
 
+impl MetricsError {
+    /// [`MetricsError::InvalidConfig`] for `metric`'s `field`.
+    pub(crate) fn invalid_config(
+        metric: &'static str,
+        field: &'static str,
+        reason: impl Into<String>,
+    ) -> Self {
+        MetricsError::InvalidConfig {
+            metric,
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
 fn suggestion_text(suggestion: &Option<String>) -> String {
     match suggestion {
         Some(s) => format!("; did you mean `{s}`?"),

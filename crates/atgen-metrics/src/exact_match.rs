@@ -16,12 +16,11 @@
 //! assert_eq!(normalize_answer("The  Beatles!"), "beatles");
 //! ```
 
-use crate::error::{check_lengths, check_non_empty, Result};
+use crate::error::Result;
 use crate::extract::Extractor;
-use crate::mean;
 use crate::pytext::py_split;
-use atgen_core::{Metric, MetricValue};
-use rayon::prelude::*;
+use crate::{mean, score_segments};
+use atgen_core::MetricValue;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
@@ -104,13 +103,9 @@ impl ExactMatch {
     }
 
     fn scores(&self, predictions: &[String], references: &[Vec<String>]) -> Result<MetricValue> {
-        check_lengths(predictions, references, None)?;
-        check_non_empty(references, "exact_match")?;
-        let per_example: Vec<f64> = predictions
-            .par_iter()
-            .zip(references.par_iter())
-            .map(|(p, r)| self.score_one(p, r))
-            .collect();
+        let per_example = score_segments(predictions, references, "exact_match", |p, r| {
+            self.score_one(p, r)
+        })?;
         Ok(MetricValue {
             name: self.name.clone(),
             corpus: mean(&per_example),
@@ -120,24 +115,12 @@ impl ExactMatch {
     }
 }
 
-impl Metric for ExactMatch {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn compute(
-        &self,
-        predictions: &[String],
-        references: &[Vec<String>],
-        _sources: &[String],
-    ) -> atgen_core::Result<Vec<MetricValue>> {
-        Ok(vec![self.scores(predictions, references)?])
-    }
-}
+single_value_metric!(ExactMatch);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use atgen_core::Metric;
 
     #[test]
     fn squad_normalisation() {

@@ -36,6 +36,28 @@
 //! Scales follow the references: ROUGE and exact match in [0, 1], BLEU and
 //! chrF in [0, 100].
 
+/// `impl Metric` for a metric with a `name: String` field and a
+/// `scores(&self, predictions, references) -> Result<MetricValue>` method: one
+/// value under that name, sources ignored.
+macro_rules! single_value_metric {
+    ($ty:ty) => {
+        impl atgen_core::Metric for $ty {
+            fn name(&self) -> &str {
+                &self.name
+            }
+
+            fn compute(
+                &self,
+                predictions: &[String],
+                references: &[Vec<String>],
+                _sources: &[String],
+            ) -> atgen_core::Result<Vec<atgen_core::MetricValue>> {
+                Ok(vec![self.scores(predictions, references)?])
+            }
+        }
+    };
+}
+
 pub mod bleu;
 mod bleu_tokenize;
 pub mod chrf;
@@ -53,6 +75,26 @@ mod rouge_lcs;
 pub use error::{MetricsError, Result};
 pub use eval::{eval_file, evaluate, read_jsonl, EvalRecord, EvalReport};
 pub use registry::{build_metrics, closest_name, MetricConfig, METRIC_NAMES};
+
+use rayon::prelude::*;
+
+/// Checks that `references` runs parallel to `predictions` and that every
+/// example has a reference (else `metric` reports [`MetricsError::NoReferences`]),
+/// then scores each `(prediction, references)` pair in parallel, in order.
+pub(crate) fn score_segments<T: Send>(
+    predictions: &[String],
+    references: &[Vec<String>],
+    metric: &'static str,
+    score: impl Fn(&str, &[String]) -> T + Sync + Send,
+) -> Result<Vec<T>> {
+    error::check_lengths(predictions, references, None)?;
+    error::check_non_empty(references, metric)?;
+    Ok(predictions
+        .par_iter()
+        .zip(references.par_iter())
+        .map(|(p, r)| score(p, r))
+        .collect())
+}
 
 /// Mean of `v`; 0 for an empty slice (a corpus of no examples).
 pub(crate) fn mean(v: &[f64]) -> f64 {

@@ -17,12 +17,11 @@
 //!   i.e. `evaluate`'s `use_aggregator=False` followed by a plain mean (its
 //!   default bootstrap aggregator is random and is not reproduced).
 
-use crate::error::{check_lengths, check_non_empty, Result};
-use crate::mean;
+use crate::error::Result;
 use crate::porter;
 use crate::rouge_lcs::{lcs_score, ngram_score, summary_lcs_score, Vocab};
+use crate::{mean, score_segments};
 use atgen_core::{Metric, MetricValue};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Precision, recall and F-measure of one ROUGE type.
@@ -253,14 +252,10 @@ impl Rouge {
         predictions: &[String],
         references: &[Vec<String>],
     ) -> Result<Vec<MetricValue>> {
-        check_lengths(predictions, references, None)?;
-        check_non_empty(references, "rouge")?;
         let scorer = RougeScorer::new(self.config.use_stemmer);
-        let all: Vec<RougeScores> = predictions
-            .par_iter()
-            .zip(references.par_iter())
-            .map(|(p, refs)| scorer.score_multi(refs, p))
-            .collect();
+        let all = score_segments(predictions, references, "rouge", |p, refs| {
+            scorer.score_multi(refs, p)
+        })?;
         let mut out = Vec::new();
         for &ty in &self.config.rouge_types {
             let mut push = |part: &str, f: fn(Score) -> f64| {

@@ -13,9 +13,9 @@
 //! the selection logic alone. Prints one line per strategy and size: wall
 //! time and peak resident memory so far (from /proc/self/status).
 
-use atgen_core::{Example, Generation, ModelOutputs, SelectionContext};
-use atgen_strategies::testing::FakeOutputs;
-use atgen_strategies::{build_with, DifficultyJudge, PairScorer, Scorers, StrategyConfig};
+use atgen_core::{Example, Generation};
+use atgen_strategies::testing::{context, scorers, FakeOutputs, ALL_STRATEGIES};
+use atgen_strategies::{build_with, DifficultyJudge, PairScorer, StrategyConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
@@ -81,36 +81,13 @@ fn main() {
         .get(1)
         .map(|s| s.split(',').filter_map(|v| v.parse().ok()).collect())
         .unwrap_or_else(|| vec![10_000, 100_000]);
-    let all = [
-        "random",
-        "nsp",
-        "msp",
-        "mte",
-        "bleuvar",
-        "te_delfy",
-        "ngf_smp",
-        "huds",
-        "idds",
-        "facility_location",
-        "graph_cut",
-        "coreset",
-        "dual",
-        "hadas",
-        "ld_cal",
-    ];
     let only: Vec<String> = args
         .get(2)
         .map(|s| s.split(',').map(str::to_owned).collect())
-        .unwrap_or_else(|| all.iter().map(|s| s.to_string()).collect());
+        .unwrap_or_else(|| ALL_STRATEGIES.iter().map(|s| s.to_string()).collect());
     let constant: Arc<dyn PairScorer> =
         Arc::new(|d: &str, o: &str| (d.len() % 7 + o.len() % 5) as f64 / 12.0);
-    let scorers = Scorers {
-        entailment: Some(constant.clone()),
-        discourse: Some(constant.clone()),
-        verifiability: Some(constant),
-        difficulty: Some(Arc::new(Len)),
-        similarity: None,
-    };
+    let scorers = scorers(constant, Arc::new(Len));
     println!("rayon threads: {}", rayon::current_num_threads());
     println!("| strategy | n | k | seconds | peak RSS MiB |");
     println!("| --- | ---: | ---: | ---: | ---: |");
@@ -148,16 +125,7 @@ fn main() {
                 }
             };
             let t = Instant::now();
-            let picked = {
-                let mut ctx = SelectionContext {
-                    unlabeled: &examples,
-                    labeled: &[],
-                    iteration: 0,
-                    seed: 0,
-                    outputs: Some(&mut outputs as &mut dyn ModelOutputs),
-                };
-                s.select(&mut ctx, k)
-            };
+            let picked = s.select(&mut context(&examples, &[], 0, Some(&mut outputs)), k);
             let secs = t.elapsed().as_secs_f64();
             match picked {
                 Ok(p) => {

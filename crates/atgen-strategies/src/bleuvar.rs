@@ -23,7 +23,7 @@
 //! * Needs a model: yes. Cold start: random.
 
 use crate::bleu::{Interner, NgramStats, SentenceSimilarity};
-use crate::common::{check_unique_ids, generations, select_top};
+use crate::common::{check_unique_ids, sample_texts, select_top};
 use crate::error::{invalid, Result};
 use atgen_core::{ScoredId, SelectionContext, Strategy};
 use rayon::prelude::*;
@@ -136,11 +136,7 @@ impl Strategy for BleuVar {
     ) -> atgen_core::Result<Vec<ScoredId>> {
         check_unique_ids(ctx.unlabeled)?;
         let pool = ctx.unlabeled;
-        let gens = generations(ctx, "bleuvar", pool, self.num_samples)?;
-        let texts: Vec<Vec<String>> = gens
-            .into_iter()
-            .map(|g| g.into_iter().map(|g| g.text).collect())
-            .collect();
+        let texts = sample_texts(ctx, "bleuvar", pool, self.num_samples)?;
         let scores = self.scores(&texts);
         Ok(select_top(pool, &scores, k))
     }

@@ -3,7 +3,7 @@
 
 use crate::embeddings::Matrix;
 use crate::error::{Result, StrategyError};
-use atgen_core::{Example, Generation, ScoredId, SelectionContext};
+use atgen_core::{Example, Generation, ModelOutputs, ScoredId, SelectionContext};
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
@@ -54,6 +54,18 @@ pub(crate) fn check_unique_ids(pool: &[Example]) -> Result<()> {
     Ok(())
 }
 
+/// The model outputs, or [`StrategyError::MissingOutputs`] naming `what`
+/// `strategy` needed from them.
+fn outputs<'c, 'a>(
+    ctx: &'c mut SelectionContext<'a>,
+    strategy: &'static str,
+    what: &'static str,
+) -> Result<&'c mut (dyn ModelOutputs + 'a)> {
+    ctx.outputs
+        .as_deref_mut()
+        .ok_or(StrategyError::MissingOutputs { strategy, what })
+}
+
 /// `num_samples` generations per unlabeled example, checked for length.
 pub(crate) fn generations(
     ctx: &mut SelectionContext<'_>,
@@ -61,13 +73,7 @@ pub(crate) fn generations(
     examples: &[Example],
     num_samples: usize,
 ) -> Result<Vec<Vec<Generation>>> {
-    let outputs = ctx
-        .outputs
-        .as_deref_mut()
-        .ok_or(StrategyError::MissingOutputs {
-            strategy,
-            what: "generations",
-        })?;
+    let outputs = outputs(ctx, strategy, "generations")?;
     let gens = outputs.generations(examples, num_samples)?;
     if gens.len() != examples.len() {
         return Err(StrategyError::LengthMismatch {
@@ -79,12 +85,14 @@ pub(crate) fn generations(
     Ok(gens)
 }
 
-/// The first (greedy) generation of each unlabeled example.
+/// The first (greedy) generation of each unlabeled example, after checking
+/// the pool's ids.
 pub(crate) fn greedy_generations(
     ctx: &mut SelectionContext<'_>,
     strategy: &'static str,
 ) -> Result<Vec<Generation>> {
     let pool = ctx.unlabeled;
+    check_unique_ids(pool)?;
     let gens = generations(ctx, strategy, pool, 1)?;
     gens.into_iter()
         .map(|mut g| {
@@ -109,13 +117,7 @@ pub(crate) fn embeddings(
     examples: &[Example],
     dim: Option<usize>,
 ) -> Result<Matrix> {
-    let outputs = ctx
-        .outputs
-        .as_deref_mut()
-        .ok_or(StrategyError::MissingOutputs {
-            strategy,
-            what: "embeddings",
-        })?;
+    let outputs = outputs(ctx, strategy, "embeddings")?;
     if examples.is_empty() {
         return Ok(Matrix::empty(dim.unwrap_or(0)));
     }
@@ -128,6 +130,77 @@ pub(crate) fn embeddings(
         });
     }
     Matrix::from_rows(&rows, dim)
+}
+
+/// Embeddings of the unlabeled pool and of the labeled examples, the latter
+/// pinned to the pool's dimension.
+pub(crate) fn pool_and_labeled_embeddings(
+    ctx: &mut SelectionContext<'_>,
+    strategy: &'static str,
+) -> Result<(Matrix, Matrix)> {
+    let (pool, lab) = (ctx.unlabeled, ctx.labeled);
+    let u = embeddings(ctx, strategy, pool, None)?;
+    let l = embeddings(ctx, strategy, lab, Some(u.dim()))?;
+    Ok((u, l))
+}
+
+/// Checks the pool's ids; `false` when there is nothing to select (an empty
+/// pool or `k == 0`).
+pub(crate) fn has_work(pool: &[Example], k: usize) -> Result<bool> {
+    check_unique_ids(pool)?;
+    Ok(!pool.is_empty() && k > 0)
+}
+
+/// The start of every embedding-based selection: unique ids, nothing to do
+/// for an empty pool or `k == 0` (`None`), else the unlabeled and labeled
+/// embeddings ([`pool_and_labeled_embeddings`]).
+pub(crate) fn query_embeddings(
+    ctx: &mut SelectionContext<'_>,
+    strategy: &'static str,
+    k: usize,
+) -> Result<Option<(Matrix, Matrix)>> {
+    if !has_work(ctx.unlabeled, k)? {
+        return Ok(None);
+    }
+    pool_and_labeled_embeddings(ctx, strategy).map(Some)
+}
+
+/// `ScoredId`s of `(index into pool, score)` pairs, in the given order.
+pub(crate) fn ranked_ids(pool: &[Example], ranked: Vec<(usize, f64)>) -> Vec<ScoredId> {
+    ranked
+        .into_iter()
+        .map(|(i, score)| ScoredId {
+            id: pool[i].id.clone(),
+            score,
+        })
+        .collect()
+}
+
+/// Scores every unlabeled example by its greedy generation and returns the
+/// top `k`.
+pub(crate) fn select_by_greedy_score(
+    ctx: &mut SelectionContext<'_>,
+    strategy: &'static str,
+    k: usize,
+    score: impl Fn(&Generation) -> f64,
+) -> Result<Vec<ScoredId>> {
+    let gens = greedy_generations(ctx, strategy)?;
+    let scores: Vec<f64> = gens.iter().map(score).collect();
+    Ok(select_top(ctx.unlabeled, &scores, k))
+}
+
+/// The texts of `num_samples` sampled generations per example.
+pub(crate) fn sample_texts(
+    ctx: &mut SelectionContext<'_>,
+    strategy: &'static str,
+    examples: &[Example],
+    num_samples: usize,
+) -> Result<Vec<Vec<String>>> {
+    let gens = generations(ctx, strategy, examples, num_samples)?;
+    Ok(gens
+        .into_iter()
+        .map(|g| g.into_iter().map(|g| g.text).collect())
+        .collect())
 }
 
 /// Lower-cased `\w+` words (Unicode alphanumerics and `_`), the tokenisation

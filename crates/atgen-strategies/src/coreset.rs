@@ -16,7 +16,7 @@
 //! * Needs a model: no (embeddings only; the paper uses the trained model's
 //!   features, which the loop may serve as embeddings). Cold start: itself.
 
-use crate::common::{check_unique_ids, embeddings};
+use crate::common::{query_embeddings, ranked_ids};
 use crate::embeddings::{dot, Matrix};
 use atgen_core::{ScoredId, SelectionContext, Strategy};
 use rand::{Rng, SeedableRng};
@@ -106,22 +106,11 @@ impl Strategy for Coreset {
         ctx: &mut SelectionContext<'_>,
         k: usize,
     ) -> atgen_core::Result<Vec<ScoredId>> {
-        check_unique_ids(ctx.unlabeled)?;
-        let (pool, lab) = (ctx.unlabeled, ctx.labeled);
-        if pool.is_empty() || k == 0 {
+        let Some((u, l)) = query_embeddings(ctx, "coreset", k)? else {
             return Ok(Vec::new());
-        }
-        let u = embeddings(ctx, "coreset", pool, None)?;
-        let l = embeddings(ctx, "coreset", lab, Some(u.dim()))?;
+        };
         let seed = self.seed.unwrap_or(ctx.seed);
-        Ok(self
-            .rank(&u, &l, k, seed)
-            .into_iter()
-            .map(|(i, score)| ScoredId {
-                id: pool[i].id.clone(),
-                score,
-            })
-            .collect())
+        Ok(ranked_ids(ctx.unlabeled, self.rank(&u, &l, k, seed)))
     }
 }
 

@@ -13,7 +13,7 @@
 //! * Needs a model: yes (BLEUVar samples). Cold start: random.
 
 use crate::bleuvar::BleuVar;
-use crate::common::{check_unique_ids, embeddings, generations, top_k};
+use crate::common::{query_embeddings, sample_texts, top_k};
 use crate::error::{invalid, Result};
 use crate::idds::Idds;
 use crate::random::RandomStrategy;
@@ -49,20 +49,13 @@ impl Dual {
     }
 
     fn run(&self, ctx: &mut SelectionContext<'_>, k: usize) -> Result<Vec<ScoredId>> {
-        check_unique_ids(ctx.unlabeled)?;
-        let (pool, lab) = (ctx.unlabeled, ctx.labeled);
-        if pool.is_empty() || k == 0 {
+        let Some((u, l)) = query_embeddings(ctx, "dual", k)? else {
             return Ok(Vec::new());
-        }
-        let u = embeddings(ctx, "dual", pool, None)?;
-        let l = embeddings(ctx, "dual", lab, Some(u.dim()))?;
+        };
+        let pool = ctx.unlabeled;
         let cand: Vec<usize> = self.idds.rank(&u, &l, k).into_iter().map(|p| p.0).collect();
         let cand_ex: Vec<Example> = cand.iter().map(|&i| pool[i].clone()).collect();
-        let gens = generations(ctx, "dual", &cand_ex, self.bleuvar.num_samples())?;
-        let texts: Vec<Vec<String>> = gens
-            .into_iter()
-            .map(|g| g.into_iter().map(|g| g.text).collect())
-            .collect();
+        let texts = sample_texts(ctx, "dual", &cand_ex, self.bleuvar.num_samples())?;
         let bv = self.bleuvar.scores(&texts);
         let kk = k.min(pool.len());
         let n_bv = self.n_uncertain(kk).min(cand.len());

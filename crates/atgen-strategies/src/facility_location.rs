@@ -18,7 +18,7 @@
 //!   Reported score = marginal gain at the time of the pick.
 //! * Needs a model: no (embeddings only). Cold start: itself.
 
-use crate::common::{check_unique_ids, embeddings};
+use crate::common::{query_embeddings, ranked_ids};
 use crate::embeddings::Matrix;
 use crate::error::{invalid, Result};
 use crate::knn::CoverGraph;
@@ -227,23 +227,13 @@ impl Strategy for FacilityLocation {
         ctx: &mut SelectionContext<'_>,
         k: usize,
     ) -> atgen_core::Result<Vec<ScoredId>> {
-        check_unique_ids(ctx.unlabeled)?;
-        let (pool, lab) = (ctx.unlabeled, ctx.labeled);
-        if pool.is_empty() || k == 0 {
+        let Some((u, l)) = query_embeddings(ctx, "facility_location", k)? else {
             return Ok(Vec::new());
-        }
-        let u = embeddings(ctx, "facility_location", pool, None)?;
-        let l = embeddings(ctx, "facility_location", lab, Some(u.dim()))?;
+        };
+        let pool = ctx.unlabeled;
         let all = u.vstack(&l)?;
         let seed = self.seed.unwrap_or(ctx.seed);
-        Ok(self
-            .rank(&all, pool.len(), k, seed)
-            .into_iter()
-            .map(|(i, score)| ScoredId {
-                id: pool[i].id.clone(),
-                score,
-            })
-            .collect())
+        Ok(ranked_ids(pool, self.rank(&all, pool.len(), k, seed)))
     }
 }
 

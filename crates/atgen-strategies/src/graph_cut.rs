@@ -16,7 +16,7 @@
 //!   greedy in `O(k n d)` time and `O(n d)` memory, no similarity matrix.
 //! * Needs a model: no (embeddings only). Cold start: itself.
 
-use crate::common::{check_unique_ids, embeddings};
+use crate::common::{query_embeddings, ranked_ids};
 use crate::embeddings::Matrix;
 use crate::error::{invalid, Result};
 use atgen_core::{ScoredId, SelectionContext, Strategy};
@@ -96,22 +96,12 @@ impl Strategy for GraphCut {
         ctx: &mut SelectionContext<'_>,
         k: usize,
     ) -> atgen_core::Result<Vec<ScoredId>> {
-        check_unique_ids(ctx.unlabeled)?;
-        let (pool, lab) = (ctx.unlabeled, ctx.labeled);
-        if pool.is_empty() || k == 0 {
+        let Some((u, l)) = query_embeddings(ctx, "graph_cut", k)? else {
             return Ok(Vec::new());
-        }
-        let u = embeddings(ctx, "graph_cut", pool, None)?;
-        let l = embeddings(ctx, "graph_cut", lab, Some(u.dim()))?;
+        };
+        let pool = ctx.unlabeled;
         let all = u.vstack(&l)?;
-        Ok(self
-            .rank(&all, pool.len(), k)
-            .into_iter()
-            .map(|(i, score)| ScoredId {
-                id: pool[i].id.clone(),
-                score,
-            })
-            .collect())
+        Ok(ranked_ids(pool, self.rank(&all, pool.len(), k)))
     }
 }
 

@@ -18,7 +18,7 @@
 //! * Needs a model: yes, plus the three scorers (constructor error
 //!   otherwise). Cold start: random (ATGen `random_init = True`).
 
-use crate::common::{check_unique_ids, greedy_generations, select_top};
+use crate::common::{greedy_generations, select_top};
 use crate::error::{invalid, Result, StrategyError};
 use crate::scorers::PairScorer;
 use atgen_core::{ScoredId, SelectionContext, Strategy};
@@ -141,7 +141,6 @@ impl Strategy for Hadas {
         ctx: &mut SelectionContext<'_>,
         k: usize,
     ) -> atgen_core::Result<Vec<ScoredId>> {
-        check_unique_ids(ctx.unlabeled)?;
         let (pool, lab) = (ctx.unlabeled, ctx.labeled);
         let gens = greedy_generations(ctx, "hadas")?;
         let docs: Vec<String> = pool.iter().map(|e| e.input.clone()).collect();

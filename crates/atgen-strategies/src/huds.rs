@@ -20,7 +20,7 @@
 //! * Needs a model: yes, but the base model suffices. Cold start: the
 //!   strategy itself with the base model (ATGen `random_init = False`).
 
-use crate::common::{check_unique_ids, embeddings, greedy_generations, select_top};
+use crate::common::{embeddings, greedy_generations, select_top};
 use crate::embeddings::{cosine, Matrix};
 use crate::error::{invalid, Result, StrategyError};
 use atgen_core::{ScoredId, SelectionContext, Strategy};
@@ -124,7 +124,6 @@ impl Strategy for Huds {
         ctx: &mut SelectionContext<'_>,
         k: usize,
     ) -> atgen_core::Result<Vec<ScoredId>> {
-        check_unique_ids(ctx.unlabeled)?;
         let pool = ctx.unlabeled;
         let gens = greedy_generations(ctx, "huds")?;
         let nnll: Vec<f64> = gens

@@ -19,7 +19,7 @@
 //!   true; sentence embedders are usually compared by cosine).
 //! * Needs a model: no (embeddings only). Cold start: itself.
 
-use crate::common::{check_unique_ids, embeddings};
+use crate::common::{query_embeddings, ranked_ids};
 use crate::embeddings::{dot, Matrix};
 use crate::error::{invalid, Result};
 use atgen_core::{ScoredId, SelectionContext, Strategy};
@@ -113,21 +113,10 @@ impl Strategy for Idds {
         ctx: &mut SelectionContext<'_>,
         k: usize,
     ) -> atgen_core::Result<Vec<ScoredId>> {
-        check_unique_ids(ctx.unlabeled)?;
-        let (pool, lab) = (ctx.unlabeled, ctx.labeled);
-        if pool.is_empty() || k == 0 {
+        let Some((u, l)) = query_embeddings(ctx, "idds", k)? else {
             return Ok(Vec::new());
-        }
-        let u = embeddings(ctx, "idds", pool, None)?;
-        let l = embeddings(ctx, "idds", lab, Some(u.dim()))?;
-        Ok(self
-            .rank(&u, &l, k)
-            .into_iter()
-            .map(|(i, score)| ScoredId {
-                id: pool[i].id.clone(),
-                score,
-            })
-            .collect())
+        };
+        Ok(ranked_ids(ctx.unlabeled, self.rank(&u, &l, k)))
     }
 }
 

@@ -24,7 +24,7 @@
 //! * Needs a model: yes (uncertainty) plus a difficulty judge (constructor
 //!   error otherwise) and embeddings. Cold start: random.
 
-use crate::common::{check_unique_ids, embeddings, generations, top_k};
+use crate::common::{generations, has_work, pool_and_labeled_embeddings, ranked_ids, top_k};
 use crate::embeddings::Matrix;
 use crate::error::{invalid, Result, StrategyError};
 use crate::scorers::DifficultyJudge;
@@ -161,9 +161,8 @@ impl LdCal {
     }
 
     fn run(&self, ctx: &mut SelectionContext<'_>, k: usize) -> Result<Vec<ScoredId>> {
-        check_unique_ids(ctx.unlabeled)?;
-        let (pool, lab) = (ctx.unlabeled, ctx.labeled);
-        if pool.is_empty() || k == 0 {
+        let pool = ctx.unlabeled;
+        if !has_work(pool, k)? {
             return Ok(Vec::new());
         }
         let difficulty = self.judge.rate(pool)?;
@@ -181,16 +180,11 @@ impl LdCal {
             .iter()
             .map(|g| g.first().and_then(|g| g.mean_logprob()).map_or(0.0, |m| -m))
             .collect();
-        let u = embeddings(ctx, "ld_cal", pool, None)?;
-        let l = embeddings(ctx, "ld_cal", lab, Some(u.dim()))?;
-        Ok(self
-            .certainty_gain(&u, &l, &cand, &unc, k)
-            .into_iter()
-            .map(|(i, score)| ScoredId {
-                id: pool[i].id.clone(),
-                score,
-            })
-            .collect())
+        let (u, l) = pool_and_labeled_embeddings(ctx, "ld_cal")?;
+        Ok(ranked_ids(
+            pool,
+            self.certainty_gain(&u, &l, &cand, &unc, k),
+        ))
     }
 }
 

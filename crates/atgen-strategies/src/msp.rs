@@ -11,7 +11,7 @@
 //!   an empty generation scores 0.
 //! * Needs a model: yes. Cold start: random (or the base model's outputs).
 
-use crate::common::{check_unique_ids, greedy_generations, select_top};
+use crate::common::select_by_greedy_score;
 use atgen_core::{Generation, ScoredId, SelectionContext, Strategy};
 
 /// Least confidence over whole sequences.
@@ -44,10 +44,7 @@ impl Strategy for Msp {
         ctx: &mut SelectionContext<'_>,
         k: usize,
     ) -> atgen_core::Result<Vec<ScoredId>> {
-        check_unique_ids(ctx.unlabeled)?;
-        let gens = greedy_generations(ctx, "msp")?;
-        let scores: Vec<f64> = gens.iter().map(Msp::score).collect();
-        Ok(select_top(ctx.unlabeled, &scores, k))
+        Ok(select_by_greedy_score(ctx, "msp", k, Msp::score)?)
     }
 }
 

@@ -9,7 +9,7 @@
 //!   scores 0.
 //! * Needs a model: yes. Cold start: random (or the base model's outputs).
 
-use crate::common::{check_unique_ids, greedy_generations, select_top};
+use crate::common::select_by_greedy_score;
 use atgen_core::{Generation, ScoredId, SelectionContext, Strategy};
 
 /// Mean token entropy.
@@ -37,10 +37,7 @@ impl Strategy for Mte {
         ctx: &mut SelectionContext<'_>,
         k: usize,
     ) -> atgen_core::Result<Vec<ScoredId>> {
-        check_unique_ids(ctx.unlabeled)?;
-        let gens = greedy_generations(ctx, "mte")?;
-        let scores: Vec<f64> = gens.iter().map(Mte::score).collect();
-        Ok(select_top(ctx.unlabeled, &scores, k))
+        Ok(select_by_greedy_score(ctx, "mte", k, Mte::score)?)
     }
 }
 

@@ -22,7 +22,7 @@
 //!   so fills rank below phrase picks).
 //! * Needs a model: no. Cold start: itself.
 
-use crate::common::{check_unique_ids, top_k, words};
+use crate::common::{check_unique_ids, ranked_ids, top_k, words};
 use crate::error::{invalid, Result};
 use atgen_core::{Example, ScoredId, SelectionContext, Strategy};
 use std::collections::{HashMap, HashSet};
@@ -163,13 +163,7 @@ impl Strategy for NgfSmp {
         check_unique_ids(ctx.unlabeled)?;
         let text = |e: &[Example]| e.iter().map(|x| x.input.clone()).collect::<Vec<_>>();
         let ranked = self.rank(&text(ctx.unlabeled), &text(ctx.labeled), k);
-        Ok(ranked
-            .into_iter()
-            .map(|(i, score)| ScoredId {
-                id: ctx.unlabeled[i].id.clone(),
-                score,
-            })
-            .collect())
+        Ok(ranked_ids(ctx.unlabeled, ranked))
     }
 }
 

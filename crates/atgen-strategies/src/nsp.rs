@@ -15,7 +15,7 @@
 //! * Needs a model: yes (the base model works, so the cold start may use it;
 //!   ATGen starts NSP from a random initial set).
 
-use crate::common::{check_unique_ids, greedy_generations, select_top};
+use crate::common::select_by_greedy_score;
 use crate::error::{invalid, Result};
 use atgen_core::{Generation, ScoredId, SelectionContext, Strategy};
 
@@ -58,10 +58,7 @@ impl Strategy for Nsp {
         ctx: &mut SelectionContext<'_>,
         k: usize,
     ) -> atgen_core::Result<Vec<ScoredId>> {
-        check_unique_ids(ctx.unlabeled)?;
-        let gens = greedy_generations(ctx, "nsp")?;
-        let scores: Vec<f64> = gens.iter().map(|g| self.score(g)).collect();
-        Ok(select_top(ctx.unlabeled, &scores, k))
+        Ok(select_by_greedy_score(ctx, "nsp", k, |g| self.score(g))?)
     }
 }
 

@@ -24,7 +24,7 @@
 //! * Needs a model: yes (token entropy). Cold start: random (ATGen
 //!   `random_init = True`).
 
-use crate::common::{check_unique_ids, greedy_generations, top_k, words};
+use crate::common::{greedy_generations, select_top, top_k, words};
 use crate::error::{invalid, Result};
 use crate::mte::Mte;
 use atgen_core::{Example, ScoredId, SelectionContext, Strategy};
@@ -126,12 +126,11 @@ impl Strategy for TeDelfy {
         ctx: &mut SelectionContext<'_>,
         k: usize,
     ) -> atgen_core::Result<Vec<ScoredId>> {
-        check_unique_ids(ctx.unlabeled)?;
         let gens = greedy_generations(ctx, "te_delfy")?;
         let entropies: Vec<f64> = gens.iter().map(Mte::score).collect();
         let delfy = self.delfy_scores(&Self::inputs(ctx.unlabeled), &Self::inputs(ctx.labeled));
         let scores = Self::combine(&entropies, &delfy);
-        Ok(crate::common::select_top(ctx.unlabeled, &scores, k))
+        Ok(select_top(ctx.unlabeled, &scores, k))
     }
 }
 

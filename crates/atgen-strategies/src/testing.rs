@@ -1,8 +1,30 @@
 //! Hand-made model outputs, for tests, examples and benchmarks: a
-//! [`ModelOutputs`] that serves stored generations and embeddings by id.
+//! [`ModelOutputs`] that serves stored generations and embeddings by id, and
+//! the fixtures built around it (strategy names, contexts, scorers).
 
-use atgen_core::{Error, Example, Generation, ModelOutputs, Result};
+use crate::{DifficultyJudge, PairScorer, Scorers};
+use atgen_core::{Error, Example, Generation, ModelOutputs, Result, SelectionContext};
 use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The `type` of every strategy config, in the order of the crate docs' table.
+pub const ALL_STRATEGIES: [&str; 15] = [
+    "random",
+    "nsp",
+    "msp",
+    "mte",
+    "bleuvar",
+    "te_delfy",
+    "ngf_smp",
+    "huds",
+    "idds",
+    "facility_location",
+    "graph_cut",
+    "coreset",
+    "dual",
+    "hadas",
+    "ld_cal",
+];
 
 /// Serves fixed generations and embeddings keyed by example id.
 #[derive(Debug, Clone, Default)]
@@ -88,4 +110,32 @@ pub fn pool(n: usize) -> Vec<Example> {
     (0..n)
         .map(|i| Example::new(format!("e{i}"), format!("text {i}")))
         .collect()
+}
+
+/// A selection context at iteration 0 over hand-made outputs (or none).
+pub fn context<'a>(
+    unlabeled: &'a [Example],
+    labeled: &'a [Example],
+    seed: u64,
+    outputs: Option<&'a mut FakeOutputs>,
+) -> SelectionContext<'a> {
+    SelectionContext {
+        unlabeled,
+        labeled,
+        iteration: 0,
+        seed,
+        outputs: outputs.map(|o| o as &mut dyn ModelOutputs),
+    }
+}
+
+/// External scorers for HADAS (`pair` as all three of its scorers) and LD-CAL
+/// (`difficulty`); BLEUVar keeps its built-in similarity.
+pub fn scorers(pair: Arc<dyn PairScorer>, difficulty: Arc<dyn DifficultyJudge>) -> Scorers {
+    Scorers {
+        entailment: Some(pair.clone()),
+        discourse: Some(pair.clone()),
+        verifiability: Some(pair),
+        difficulty: Some(difficulty),
+        similarity: None,
+    }
 }

@@ -1,7 +1,7 @@
 //! Test helpers: a selection context over hand-made outputs.
 
 pub use crate::testing::{gen, pool, FakeOutputs};
-use atgen_core::{Example, ModelOutputs, SelectionContext};
+use atgen_core::{Example, SelectionContext};
 
 /// A context with no labeled data, seed 0, iteration 0.
 pub fn ctx<'a>(
@@ -17,11 +17,5 @@ pub fn ctx_l<'a>(
     labeled: &'a [Example],
     outputs: Option<&'a mut FakeOutputs>,
 ) -> SelectionContext<'a> {
-    SelectionContext {
-        unlabeled,
-        labeled,
-        iteration: 0,
-        seed: 0,
-        outputs: outputs.map(|o| o as &mut dyn ModelOutputs),
-    }
+    crate::testing::context(unlabeled, labeled, 0, outputs)
 }

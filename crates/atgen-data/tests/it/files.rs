@@ -107,7 +107,7 @@ fn errors_name_file_line_and_columns() {
 #[test]
 fn parquet_file_with_list_references() {
     let tmp = tempfile::tempdir().unwrap();
-    crate::support::write_parquet(
+    atgen_data::write_test_parquet(
         &tmp.path().join("train.parquet"),
         &[("q1", &["x", "y"]), ("q2", &["z"])],
     );

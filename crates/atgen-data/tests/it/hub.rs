@@ -14,15 +14,15 @@ fn make_cache(cache: &Path) {
     let snap = root.join("snapshots").join(COMMIT);
     for config in ["main", "other"] {
         fs::create_dir_all(snap.join(config)).unwrap();
-        crate::support::write_parquet(
+        atgen_data::write_test_parquet(
             &snap.join(config).join("train-00000-of-00002.parquet"),
             &[("q1", &["a1"]), ("q2", &["a2"])],
         );
-        crate::support::write_parquet(
+        atgen_data::write_test_parquet(
             &snap.join(config).join("train-00001-of-00002.parquet"),
             &[("q3", &["a3", "alt"])],
         );
-        crate::support::write_parquet(
+        atgen_data::write_test_parquet(
             &snap.join(config).join("test-00000-of-00001.parquet"),
             &[("q4", &["a4"])],
         );

@@ -5,4 +5,3 @@ mod bundled;
 mod files;
 mod fuzz;
 mod hub;
-mod support;

@@ -1,28 +1,10 @@
 //! Bad input never panics: every strategy on an empty pool, `k` beyond the
 //! pool, ragged embeddings, and missing model outputs.
 
-use atgen_core::{Example, ModelOutputs, SelectionContext};
-use atgen_strategies::testing::{gen, pool, FakeOutputs};
+use atgen_core::Example;
+use atgen_strategies::testing::{context, gen, pool, FakeOutputs, ALL_STRATEGIES as ALL};
 use atgen_strategies::{build_with, DifficultyJudge, PairScorer, Scorers, StrategyConfig};
 use std::sync::Arc;
-
-const ALL: [&str; 15] = [
-    "random",
-    "nsp",
-    "msp",
-    "mte",
-    "bleuvar",
-    "te_delfy",
-    "ngf_smp",
-    "huds",
-    "idds",
-    "facility_location",
-    "graph_cut",
-    "coreset",
-    "dual",
-    "hadas",
-    "ld_cal",
-];
 
 struct Flat;
 impl DifficultyJudge for Flat {
@@ -33,13 +15,7 @@ impl DifficultyJudge for Flat {
 
 fn scorers() -> Scorers {
     let pair: Arc<dyn PairScorer> = Arc::new(|d: &str, o: &str| (d.len() + o.len()) as f64 / 100.0);
-    Scorers {
-        entailment: Some(pair.clone()),
-        discourse: Some(pair.clone()),
-        verifiability: Some(pair),
-        difficulty: Some(Arc::new(Flat)),
-        similarity: None,
-    }
+    atgen_strategies::testing::scorers(pair, Arc::new(Flat))
 }
 
 fn outputs(n: usize, dims: impl Fn(usize) -> usize) -> FakeOutputs {
@@ -75,14 +51,7 @@ fn run(
     let cfg: StrategyConfig =
         serde_json::from_value(serde_json::json!({ "type": name })).expect("config");
     let mut s = build_with(&cfg, &scorers()).expect("build");
-    let mut ctx = SelectionContext {
-        unlabeled: p,
-        labeled: &[],
-        iteration: 0,
-        seed: 3,
-        outputs: out.map(|o| o as &mut dyn ModelOutputs),
-    };
-    s.select(&mut ctx, k).map(|v| v.len())
+    s.select(&mut context(p, &[], 3, out), k).map(|v| v.len())
 }
 
 #[test]
