@@ -37,6 +37,8 @@ pub enum MetricConfig {
     Chrf(ChrfConfig),
     /// Length statistics (values `length`, `length_ratio`).
     Length(LengthConfig),
+    /// BERTScore with a local encoder (values `bertscore_precision`, `_recall`, `_f1`).
+    Bertscore(crate::bertscore::BertScoreConfig),
 }
 
 /// Every name [`MetricConfig::from_name`] accepts.
@@ -54,6 +56,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "chrf",
     "chrf++",
     "length",
+    "bertscore",
 ];
 
 fn extractor_suffix(e: Extractor) -> &'static str {
@@ -86,6 +89,13 @@ impl MetricConfig {
             "chrf" => MetricConfig::Chrf(ChrfConfig::default()),
             "chrf++" => MetricConfig::Chrf(ChrfConfig::plus_plus()),
             "length" => MetricConfig::Length(LengthConfig::default()),
+            "bertscore" => return Err(MetricsError::InvalidConfig {
+                metric: "bertscore",
+                field: "model",
+                reason:
+                    "bertscore needs an encoder: `{type: bertscore, model: <dir>, num_layers: N}`"
+                        .into(),
+            }),
             _ => {
                 return Err(MetricsError::UnknownMetric {
                     name: name.to_string(),
@@ -113,6 +123,7 @@ impl MetricConfig {
                 Box::new(Chrf::new(name, c.clone())?)
             }
             MetricConfig::Length(_) => Box::new(Length),
+            MetricConfig::Bertscore(c) => Box::new(crate::bertscore::BertScore::new(c.clone())?),
         })
     }
 }

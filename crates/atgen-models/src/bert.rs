@@ -232,6 +232,65 @@ impl BertEmbedder {
     }
 
     fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let (x, valid, _) = self.forward_batch(texts, None)?;
+        mean_pool(&x, &valid, self.normalize)
+    }
+
+    /// Truncates inputs to `n` tokens (special tokens included) from now on.
+    pub fn set_max_length(&mut self, n: usize) -> Result<()> {
+        let n = n.min(self.cfg.max_position_embeddings);
+        self.tokenizer
+            .with_truncation(Some(tokenizers::TruncationParams {
+                max_length: n,
+                ..Default::default()
+            }))
+            .map_err(Error::tokenizer)?;
+        Ok(())
+    }
+
+    /// Number of transformer layers.
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// The ids the tokenizer adds around every text (`[CLS]`, `[SEP]`).
+    pub fn special_ids(&self) -> Result<Vec<u32>> {
+        let enc = self.tokenizer.encode("", true).map_err(Error::tokenizer)?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    /// Per-token hidden states after the first `num_layers` layers (all when `None`),
+    /// as BERTScore uses them: one `(token ids, states)` pair per text.
+    pub fn token_states(
+        &self,
+        texts: &[String],
+        num_layers: Option<usize>,
+        batch_size: usize,
+    ) -> Result<Vec<(Vec<u32>, Vec<Vec<f32>>)>> {
+        if let Some(n) = num_layers.filter(|&n| n == 0 || n > self.layers.len()) {
+            return Err(Error::Config {
+                key: "num_layers".into(),
+                reason: format!("{n} is not in 1..={}", self.layers.len()),
+            });
+        }
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(batch_size.max(1)) {
+            let (x, _, rows) = self.forward_batch(chunk, num_layers)?;
+            let x = x.to_vec3::<f32>()?;
+            for (r, ids) in rows.into_iter().enumerate() {
+                let states = x[r][..ids.len()].to_vec();
+                out.push((ids, states));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Hidden states `(b, width, h)`, the validity mask `(b, width)` and the ids of each row.
+    fn forward_batch(
+        &self,
+        texts: &[String],
+        num_layers: Option<usize>,
+    ) -> Result<(Tensor, Tensor, Vec<Vec<u32>>)> {
         let mut rows = Vec::with_capacity(texts.len());
         for t in texts {
             let enc = self
@@ -267,7 +326,7 @@ impl BertEmbedder {
             self.cfg.num_attention_heads,
             h / self.cfg.num_attention_heads,
         );
-        for l in &self.layers {
+        for l in self.layers.iter().take(num_layers.unwrap_or(usize::MAX)) {
             let split = |t: Tensor| -> Result<Tensor> {
                 Ok(t.reshape((b, width, nh, hd))?
                     .transpose(1, 2)?
@@ -283,7 +342,7 @@ impl BertEmbedder {
             let inter = l.inter.forward(&x)?.gelu_erf()?;
             x = l.out_norm.forward(&(l.out.forward(&inter)? + &x)?)?;
         }
-        mean_pool(&x, &valid_t, self.normalize)
+        Ok((x, valid_t, rows))
     }
 }
 
