@@ -13,7 +13,7 @@
 
 use crate::error::{MetricsError, Result};
 use atgen_core::{Metric, MetricValue};
-use atgen_models::bert::BertEmbedder;
+use atgen_models::bert::{BertEmbedder, TokenStates};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -103,7 +103,7 @@ impl BertScore {
         })
     }
 
-    fn states(&self, texts: &[String]) -> Result<Vec<(Vec<u32>, Vec<Vec<f32>>)>> {
+    fn states(&self, texts: &[String]) -> Result<Vec<TokenStates>> {
         let stripped: Vec<String> = texts.iter().map(|t| t.trim().to_string()).collect();
         let mut out = self
             .encoder
@@ -232,11 +232,7 @@ impl BertScore {
     }
 
     /// idf per token id from the references, and the value for unseen ids.
-    fn idf(
-        &self,
-        refs: &[(Vec<u32>, Vec<Vec<f32>>)],
-        special: &[u32],
-    ) -> Option<(HashMap<u32, f64>, f64)> {
+    fn idf(&self, refs: &[TokenStates], special: &[u32]) -> Option<(HashMap<u32, f64>, f64)> {
         if !self.cfg.idf {
             return None;
         }

@@ -95,6 +95,9 @@ struct Layer {
     out_norm: LayerNorm,
 }
 
+/// One text's token ids and the hidden state of each token.
+pub type TokenStates = (Vec<u32>, Vec<Vec<f32>>);
+
 /// A BERT encoder with its tokenizer, producing normalised mean-pooled embeddings.
 pub struct BertEmbedder {
     cfg: BertConfig,
@@ -266,7 +269,7 @@ impl BertEmbedder {
         texts: &[String],
         num_layers: Option<usize>,
         batch_size: usize,
-    ) -> Result<Vec<(Vec<u32>, Vec<Vec<f32>>)>> {
+    ) -> Result<Vec<TokenStates>> {
         if let Some(n) = num_layers.filter(|&n| n == 0 || n > self.layers.len()) {
             return Err(Error::Config {
                 key: "num_layers".into(),
