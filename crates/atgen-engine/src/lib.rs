@@ -16,6 +16,7 @@ pub mod prompting;
 pub mod record;
 pub mod run;
 pub mod run_dir;
+pub mod scorers;
 pub mod stop;
 
 pub use error::{EngineError, Result};

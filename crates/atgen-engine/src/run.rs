@@ -113,7 +113,6 @@ struct Parts {
 
 fn build(cfg: &Config, opts: &RunOptions) -> Result<Parts> {
     let sc = strategy_config(cfg)?;
-    let strategy = atgen_strategies::build(&sc)?;
     let mut specs = cfg.evaluation.metrics.clone();
     specs.extend(cfg.evaluation.additional_metrics.iter().cloned());
     let metrics = build_metrics(&specs)?;
@@ -142,6 +141,9 @@ fn build(cfg: &Config, opts: &RunOptions) -> Result<Parts> {
         ));
     }
     let model = LocalModel::load(cfg, &data.train, &opts.base_dir)?;
+    // HADAS and LD-CAL get their scorers here; a missing one fails now, before anything is spent.
+    let scorers = crate::scorers::build_scorers(&cfg.al.scorers, &opts.base_dir, model.base())?;
+    let strategy = atgen_strategies::build_with(&sc, &scorers)?;
     let prompter = Prompter::new(
         data.prompt.clone(),
         cfg.model.use_chat_template,

@@ -126,6 +126,14 @@ impl WeightSource for Prefixed<'_> {
 impl BertEmbedder {
     /// Loads a sentence-transformers model directory (config.json, model.safetensors, tokenizer.json).
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        Ok(Self::load_with_source(dir, device)?.0)
+    }
+
+    /// The encoder plus its weight file and tensor-name prefix (for task heads).
+    fn load_with_source(
+        dir: &Path,
+        device: &Device,
+    ) -> Result<(Self, SafetensorsSource, &'static str)> {
         let files = crate::hub::from_dir(dir)?;
         let text = fs_err::read_to_string(&files.config)?;
         let cfg: BertConfig = serde_json::from_str(&text).map_err(|source| Error::Json {
@@ -201,7 +209,7 @@ impl BertEmbedder {
         let normalize = fs_err::read_to_string(dir.join("modules.json"))
             .map(|m| m.contains("Normalize"))
             .unwrap_or(true);
-        Ok(BertEmbedder {
+        let enc = BertEmbedder {
             word: src.get("embeddings.word_embeddings.weight", &[cfg.vocab_size, h])?,
             position: src.get(
                 "embeddings.position_embeddings.weight",
@@ -217,7 +225,8 @@ impl BertEmbedder {
             normalize,
             device: device.clone(),
             cfg,
-        })
+        };
+        Ok((enc, st, prefix))
     }
 
     /// Embedding dimension.
@@ -294,19 +303,31 @@ impl BertEmbedder {
         texts: &[String],
         num_layers: Option<usize>,
     ) -> Result<(Tensor, Tensor, Vec<Vec<u32>>)> {
-        let mut rows = Vec::with_capacity(texts.len());
+        let mut encs = Vec::with_capacity(texts.len());
         for t in texts {
-            let enc = self
-                .tokenizer
-                .encode(t.as_str(), true)
-                .map_err(Error::tokenizer)?;
-            rows.push(enc.get_ids().to_vec());
+            encs.push(
+                self.tokenizer
+                    .encode(t.as_str(), true)
+                    .map_err(Error::tokenizer)?,
+            );
         }
+        self.forward_encodings(&encs, num_layers)
+    }
+
+    /// Forward over tokenizer encodings (single texts or pairs, with their type ids).
+    fn forward_encodings(
+        &self,
+        encs: &[tokenizers::Encoding],
+        num_layers: Option<usize>,
+    ) -> Result<(Tensor, Tensor, Vec<Vec<u32>>)> {
+        let rows: Vec<Vec<u32>> = encs.iter().map(|e| e.get_ids().to_vec()).collect();
         let (b, width) = (rows.len(), rows.iter().map(Vec::len).max().unwrap_or(1));
         let mut ids = vec![0u32; b * width];
+        let mut types = vec![0u32; b * width];
         let mut valid = vec![0f32; b * width];
         for (r, row) in rows.iter().enumerate() {
             ids[r * width..r * width + row.len()].copy_from_slice(row);
+            types[r * width..r * width + row.len()].copy_from_slice(encs[r].get_type_ids());
             valid[r * width..r * width + row.len()]
                 .iter_mut()
                 .for_each(|v| *v = 1.0);
@@ -321,7 +342,11 @@ impl BertEmbedder {
             .index_select(&ids.flatten_all()?, 0)?
             .reshape((b, width, h))?;
         let x = x.broadcast_add(&self.position.index_select(&pos, 0)?.unsqueeze(0)?)?;
-        let x = x.broadcast_add(&self.token_type.get(0)?)?;
+        let types = Tensor::from_vec(types, b * width, dev)?;
+        let x = (x + self
+            .token_type
+            .index_select(&types, 0)?
+            .reshape((b, width, h))?)?;
         let mut x = self.emb_norm.forward(&x)?;
         // (b, 1, 1, width): 0 for tokens, a large negative for padding.
         let mask = ((valid_t.clone() - 1.0)? * 1e9)?.reshape((b, 1, 1, width))?;
@@ -413,6 +438,99 @@ impl CausalLm {
                 &Tensor::from_vec(vmask, (b, width), dev)?,
                 true,
             )?);
+        }
+        Ok(out)
+    }
+}
+
+/// A BERT sequence classifier in HF layout (`BertForSequenceClassification`),
+/// e.g. an NLI cross-encoder: pooler (`tanh(W h_[CLS] + b)`) then a linear head.
+pub struct BertClassifier {
+    encoder: BertEmbedder,
+    pooler: Dense,
+    classifier: Dense,
+    labels: Vec<String>,
+}
+
+impl BertClassifier {
+    /// Loads a classifier directory; labels come from `config.json`'s `id2label`.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let (encoder, st, prefix) = BertEmbedder::load_with_source(dir, device)?;
+        let h = encoder.cfg.hidden_size;
+        let cfg_path = dir.join("config.json");
+        let v: serde_json::Value = serde_json::from_str(&fs_err::read_to_string(&cfg_path)?)
+            .map_err(|source| Error::Json {
+                path: cfg_path.clone(),
+                source,
+            })?;
+        let id2label = v
+            .get("id2label")
+            .and_then(|m| m.as_object())
+            .ok_or_else(|| Error::Config {
+                key: "id2label".into(),
+                reason: format!("missing in {}", cfg_path.display()),
+            })?;
+        let mut labels = vec![String::new(); id2label.len()];
+        for (k, name) in id2label {
+            let i: usize = k.parse().map_err(|_| Error::Config {
+                key: "id2label".into(),
+                reason: format!("bad index `{k}`"),
+            })?;
+            let slot = labels.get_mut(i).ok_or_else(|| Error::Config {
+                key: "id2label".into(),
+                reason: format!("index {i} out of range"),
+            })?;
+            *slot = name.as_str().unwrap_or_default().to_string();
+        }
+        let pooler = Dense::load(&Prefixed(&st, prefix), "pooler.dense", h, h)?;
+        let classifier = Dense::load(&st, "classifier", labels.len(), h)?;
+        Ok(BertClassifier {
+            encoder,
+            pooler,
+            classifier,
+            labels,
+        })
+    }
+
+    /// Label names, by class index.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// Class probabilities of each `(first, second)` text pair.
+    pub fn predict_pairs(
+        &self,
+        first: &[String],
+        second: &[String],
+        batch_size: usize,
+    ) -> Result<Vec<Vec<f32>>> {
+        if first.len() != second.len() {
+            return Err(Error::Invalid(format!(
+                "{} first texts but {} second texts",
+                first.len(),
+                second.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(first.len());
+        for (a, b) in first
+            .chunks(batch_size.max(1))
+            .zip(second.chunks(batch_size.max(1)))
+        {
+            let encs = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| {
+                    self.encoder
+                        .tokenizer
+                        .encode((x.as_str(), y.as_str()), true)
+                        .map_err(Error::tokenizer)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let (hidden, _, _) = self.encoder.forward_encodings(&encs, None)?;
+            let cls = hidden.narrow(1, 0, 1)?.squeeze(1)?;
+            let pooled = self.pooler.forward(&cls)?.tanh()?;
+            let logits = self.classifier.forward(&pooled)?;
+            out.extend(candle_nn::ops::softmax_last_dim(&logits)?.to_vec2::<f32>()?);
         }
         Ok(out)
     }

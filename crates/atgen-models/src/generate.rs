@@ -251,6 +251,32 @@ impl CausalLm {
             .collect()
     }
 
+    /// Log-probs of the whole vocabulary for the token after `ids`.
+    pub fn next_token_logprobs(&self, ids: &[u32]) -> Result<Vec<f32>> {
+        if ids.is_empty() || ids.len() >= self.max_context() {
+            return Err(Error::TooLong {
+                index: 0,
+                tokens: ids.len(),
+                max: self.max_context(),
+            });
+        }
+        let dev = self.device();
+        let n = ids.len();
+        let (pos, valid) = left_padded_positions(&[n], n);
+        let mut ctx = ForwardCtx::inference();
+        let hidden = self.decoder.forward_hidden(
+            &Tensor::from_slice(ids, (1, n), dev)?,
+            &Tensor::from_vec(pos, (1, n), dev)?,
+            &crate::ops::attention_mask(&valid, n, dev)?,
+            None,
+            &mut ctx,
+        )?;
+        let logits = self
+            .decoder
+            .logits(&hidden.narrow(1, n - 1, 1)?.squeeze(1)?, &mut ctx)?;
+        Ok(log_softmax_entropy(&logits.squeeze(0)?.to_vec1::<f32>()?).0)
+    }
+
     /// Log-probs of every token of `ids` given its prefix (index 0 gets none).
     ///
     /// # Shapes

@@ -370,6 +370,17 @@ impl<'de> Deserialize<'de> for AlConfig {
         // `strategy: {type: ..., params}` (atgen-config's layout) or the strategy's keys inline.
         let strategy = match map.remove("strategy") {
             Some(nested) => {
+                // Keys the AL loop reads beside the strategy (see atgen-config's `al` schema).
+                for k in [
+                    "scorers",
+                    "embedder",
+                    "max_labeled",
+                    "required_performance",
+                    "required_performance_mode",
+                    "train_from_scratch",
+                ] {
+                    map.remove(k);
+                }
                 if let Some(k) = map.keys().next() {
                     return Err(D::Error::custom(format!(
                         "unknown key `{k}` beside `strategy`"

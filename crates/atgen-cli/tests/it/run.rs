@@ -295,3 +295,57 @@ fn a_sentence_encoder_embeds_the_pool_once_across_runs() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn hadas_and_ld_cal_run_with_real_scorers_and_fail_clearly_without() -> TestResult {
+    let ws = Workspace::new()?;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let nli = root.join("crates/atgen-models/tests/fixtures/nli");
+    let minilm = root.join(".cache/test-assets/all-MiniLM-L6-v2");
+    let scorers = format!(
+        "al.scorers={{entailment: {{type: nli, model: '{}'}}, discourse: {{type: nli, model: '{}', label: neutral}}, verifiability: {{type: bertscore, model: '{}', num_layers: 6}}}}",
+        nli.display(),
+        nli.display(),
+        minilm.display()
+    );
+    let o = ws.run(&["name=hadas", "al=hadas", "al.num_iterations=1", &scorers]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        read_json(&ws.run_dirs("hadas")[0].join("run.json"))["n_labeled"],
+        8
+    );
+    let o = ws.run(&[
+        "name=ldcal",
+        "al=ld_cal",
+        "al.num_iterations=1",
+        "al.scorers={difficulty: {type: model_judge}}",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        read_json(&ws.run_dirs("ldcal")[0].join("run.json"))["n_labeled"],
+        8
+    );
+    // Without scorers: an error before anything is spent, naming what is missing.
+    let o = ws.run(&["name=nohadas", "al=hadas"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("hadas") && stderr(&o).contains("entailment"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        ws.run_dirs("nohadas").is_empty(),
+        "no run directory for a run that cannot start"
+    );
+    let o = ws.run(&[
+        "name=badrole",
+        "al=ld_cal",
+        "al.scorers={difficult: {type: model_judge}}",
+    ]);
+    assert!(
+        stderr(&o).contains("unknown role `difficult`"),
+        "{}",
+        stderr(&o)
+    );
+    Ok(())
+}

@@ -34,6 +34,9 @@ pub struct AlConfig {
     /// Sentence-transformers model directory for strategies that need embeddings
     /// (`null`: the acquisition model's mean-pooled hidden states).
     pub embedder: Option<String>,
+    /// External scorers of HADAS and LD-CAL by role (`entailment`, `discourse`,
+    /// `verifiability`, `difficulty`): `{type: nli | bertscore | model_judge, ...}`.
+    pub scorers: BTreeMap<String, Spec>,
 }
 
 impl Default for AlConfig {
@@ -50,6 +53,7 @@ impl Default for AlConfig {
             required_performance_mode: PerformanceMode::All,
             train_from_scratch: true,
             embedder: None,
+            scorers: BTreeMap::new(),
         }
     }
 }

@@ -132,3 +132,27 @@ fn trained_adapters_match_peft() -> TestResult {
     }
     Ok(())
 }
+
+// Python (transformers 4.51.3): BertForSequenceClassification(**tok(premises, hypotheses)).logits.softmax(-1)
+#[test]
+fn nli_cross_encoder_probabilities_match_transformers() -> TestResult {
+    use atgen_models::bert::BertClassifier;
+    let clf = BertClassifier::load(&fixtures().join("nli"), &Device::Cpu)?;
+    assert_eq!(clf.labels(), ["contradiction", "entailment", "neutral"]);
+    let r = reference("nli_reference.json");
+    let pairs = r["pairs"].as_array().cloned().unwrap_or_default();
+    let first: Vec<String> = pairs
+        .iter()
+        .map(|p| p[0].as_str().unwrap_or_default().to_string())
+        .collect();
+    let second: Vec<String> = pairs
+        .iter()
+        .map(|p| p[1].as_str().unwrap_or_default().to_string())
+        .collect();
+    let ours = clf.predict_pairs(&first, &second, 3)?;
+    for (i, expected) in r["probs"].as_array().into_iter().flatten().enumerate() {
+        let d = max_abs_diff(&ours[i], &floats(expected));
+        assert!(d <= 1e-5, "pair {i}: max |Δp| = {d}");
+    }
+    Ok(())
+}
