@@ -29,6 +29,8 @@ pub enum Command {
     Embed(EmbedArgs),
     /// Fine-tune a model with LoRA, DoRA, QLoRA or fully, writing a PEFT adapter.
     Finetune(Box<FinetuneArgs>),
+    /// Serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions).
+    ServeModel(ServeModelArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -273,4 +275,19 @@ pub struct EvalArgs {
     /// Also write per-example scores to this JSONL file.
     #[arg(long)]
     pub per_example: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeModelArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Address to bind (127.0.0.1 keeps it on this machine).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port (0 picks a free one; the address is printed).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Name clients use in `model` (default: the model directory's name).
+    #[arg(long)]
+    pub served_name: Option<String>,
 }

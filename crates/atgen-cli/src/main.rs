@@ -19,6 +19,7 @@ fn main() {
         Command::Score(a) => commands::score::run(a),
         Command::Embed(a) => commands::embed::run(a),
         Command::Finetune(a) => commands::finetune::run(a),
+        Command::ServeModel(a) => commands::serve_model::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -8,6 +8,7 @@ pub mod generate;
 pub mod init;
 pub mod run;
 pub mod score;
+pub mod serve_model;
 
 use crate::args::ModelArgs;
 use anyhow::{Context, Result};
