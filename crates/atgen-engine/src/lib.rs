@@ -22,3 +22,11 @@ pub mod stop;
 pub use error::{EngineError, Result};
 pub use record::{Phase, RunRecord};
 pub use run::{resume, run, RunOptions, RunSummary};
+
+/// Peak resident memory of this process so far (Linux `VmHWM`), in MiB.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = fs_err::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

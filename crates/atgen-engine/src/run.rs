@@ -505,6 +505,9 @@ fn drive_inner(
             write_curve(dir, &progress.curve)?;
             progress.record.metrics = eval.metrics;
             timings.insert("evaluate_s", t.elapsed().as_secs_f64());
+            if let Some(mib) = crate::peak_rss_mib() {
+                timings.insert("peak_rss_mib", mib);
+            }
             dir.write_json(&rdir.join("timings.json"), &timings)?;
             print_round(round, &progress.record);
             save(progress, Phase::Evaluate)?;

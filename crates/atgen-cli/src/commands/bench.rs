@@ -99,16 +99,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "generate_seconds": gen_s,
         "generate_tokens_per_s": generated as f64 / gen_s,
         "generated_tokens": generated,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": atgen_engine::peak_rss_mib(),
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
-}
-
-/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
-pub fn peak_rss_mib() -> Option<f64> {
-    let status = fs_err::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
