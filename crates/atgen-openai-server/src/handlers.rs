@@ -25,7 +25,7 @@ fn error(status: u16, message: impl Into<String>) -> Reply {
     }
 }
 
-pub(crate) fn respond(model: &ServedModel, mut req: tiny_http::Request) {
+pub(crate) fn respond(model: &mut ServedModel, mut req: tiny_http::Request) {
     let method = req.method().as_str().to_string();
     let url = req.url().split('?').next().unwrap_or_default().to_string();
     let mut body = Vec::new();
@@ -48,22 +48,44 @@ pub(crate) fn respond(model: &ServedModel, mut req: tiny_http::Request) {
 }
 
 /// Routes one request (exposed for tests without sockets).
-pub fn handle(model: &ServedModel, method: &str, path: &str, body: &[u8]) -> Reply {
+pub fn handle(model: &mut ServedModel, method: &str, path: &str, body: &[u8]) -> Reply {
     match (method, path) {
-        ("GET", "/v1/models") => Reply {
-            status: 200,
-            body: json!({"object": "list", "data": [{"id": model.name, "object": "model", "created": now(), "owned_by": "atgen"}]}),
-        },
+        ("GET", "/v1/models") => {
+            let mut data = vec![
+                json!({"id": model.name, "object": "model", "created": now(), "owned_by": "atgen"}),
+            ];
+            data.extend(model.adapters.keys().map(|n| json!({"id": n, "object": "model", "created": now(), "owned_by": "atgen", "parent": model.name})));
+            Reply {
+                status: 200,
+                body: json!({"object": "list", "data": data}),
+            }
+        }
+        ("POST", "/v1/load_lora_adapter") | ("POST", "/v1/unload_lora_adapter") => {
+            let req: Value = match serde_json::from_slice(body) {
+                Ok(v @ Value::Object(_)) => v,
+                _ => return error(400, "the body must be a JSON object"),
+            };
+            adapters(model, path.ends_with("/load_lora_adapter"), &req).unwrap_or_else(|r| r)
+        }
         ("POST", "/v1/completions") | ("POST", "/v1/chat/completions") => {
             let req: Value = match serde_json::from_slice(body) {
                 Ok(v @ Value::Object(_)) => v,
                 Ok(_) => return error(400, "the body must be a JSON object"),
                 Err(e) => return error(400, format!("malformed JSON: {e}")),
             };
+            // A request naming a loaded adapter runs on it.
+            let adapter = req
+                .get("model")
+                .and_then(Value::as_str)
+                .and_then(|m| model.adapters.get(m).map(|lm| (m, lm)));
+            let target = match adapter {
+                Some((name, lm)) => ServedModel::new(name, lm.clone(), model.batch_size),
+                None => ServedModel::new(model.name.clone(), model.lm.clone(), model.batch_size),
+            };
             let result = if path.ends_with("chat/completions") {
-                chat(model, &req)
+                chat(&target, &req)
             } else {
-                completions(model, &req)
+                completions(&target, &req)
             };
             result.unwrap_or_else(|r| r)
         }
@@ -317,5 +339,42 @@ fn chat(model: &ServedModel, req: &Value) -> Result<Reply, Reply> {
     Ok(Reply {
         status: 200,
         body: json!({"id": id, "object": "chat.completion", "created": now(), "model": model.name, "choices": out, "usage": usage(n_prompt, &choices)}),
+    })
+}
+
+/// vLLM's dynamic LoRA endpoints: load a PEFT adapter under a name, or unload it.
+fn adapters(model: &mut ServedModel, load: bool, req: &Value) -> Result<Reply, Reply> {
+    let name = req
+        .get("lora_name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| error(400, "`lora_name` is required"))?;
+    if !load {
+        return match model.adapters.remove(name) {
+            Some(_) => Ok(Reply {
+                status: 200,
+                body: json!(format!(
+                    "Success: LoRA adapter '{name}' removed successfully."
+                )),
+            }),
+            None => Err(error(404, format!("no adapter named `{name}`"))),
+        };
+    }
+    if name == model.name {
+        return Err(error(400, format!("`{name}` is the base model's name")));
+    }
+    let path = req
+        .get("lora_path")
+        .and_then(Value::as_str)
+        .ok_or_else(|| error(400, "`lora_path` is required"))?;
+    let mut lm = model.lm.clone();
+    atgen_models::peft::load_adapter(&mut lm, std::path::Path::new(path))
+        .map_err(|e| error(400, e.to_string()))?;
+    model.adapters.insert(name.to_string(), lm);
+    Ok(Reply {
+        status: 200,
+        body: json!(format!(
+            "Success: LoRA adapter '{name}' added successfully."
+        )),
     })
 }

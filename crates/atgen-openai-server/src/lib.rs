@@ -3,7 +3,10 @@
 //! tested against a real server.
 //!
 //! Endpoints: `GET /v1/models`, `POST /v1/completions` (with `logprobs: k`),
-//! `POST /v1/chat/completions` (with `logprobs: true` and `top_logprobs: k`).
+//! `POST /v1/chat/completions` (with `logprobs: true` and `top_logprobs: k`),
+//! and vLLM's `POST /v1/load_lora_adapter` / `POST /v1/unload_lora_adapter`
+//! (`{"lora_name", "lora_path"}`): a PEFT adapter then serves under its own
+//! model name, which is how the AL loop hands a fresh adapter to a server.
 //! Requests are served one at a time (the model runs on this machine's cores).
 //! Log-probs are those of the raw model distribution; `top_logprobs` come from
 //! one teacher-forced pass over the generated tokens.
@@ -33,6 +36,20 @@ pub struct ServedModel {
     pub lm: CausalLm,
     /// Rows per generation batch.
     pub batch_size: usize,
+    /// Adapters loaded at run time, by name.
+    pub adapters: std::collections::BTreeMap<String, CausalLm>,
+}
+
+impl ServedModel {
+    /// A base model with no adapters.
+    pub fn new(name: impl Into<String>, lm: CausalLm, batch_size: usize) -> Self {
+        ServedModel {
+            name: name.into(),
+            lm,
+            batch_size,
+            adapters: Default::default(),
+        }
+    }
 }
 
 /// A running server; stops when dropped.
@@ -71,7 +88,7 @@ impl Drop for ServerHandle {
 }
 
 /// Starts serving `model` on `addr` (e.g. `127.0.0.1:8000`, or port 0 for any free port).
-pub fn serve(model: ServedModel, addr: &str) -> Result<ServerHandle, ServerError> {
+pub fn serve(mut model: ServedModel, addr: &str) -> Result<ServerHandle, ServerError> {
     let server = tiny_http::Server::http(addr).map_err(|e| ServerError::Bind {
         addr: addr.into(),
         reason: e.to_string(),
@@ -88,7 +105,7 @@ pub fn serve(model: ServedModel, addr: &str) -> Result<ServerHandle, ServerError
     let thread = std::thread::spawn(move || {
         while !flag.load(Ordering::SeqCst) {
             match server.recv_timeout(Duration::from_millis(100)) {
-                Ok(Some(req)) => handlers::respond(&model, req),
+                Ok(Some(req)) => handlers::respond(&mut model, req),
                 Ok(None) => {}
                 Err(_) => break,
             }

@@ -13,14 +13,7 @@ fn start() -> Result<(atgen_openai_server::ServerHandle, CausalLm), Box<dyn std:
         "/../atgen-models/tests/fixtures/models/qwen3"
     );
     let lm = CausalLm::load(dir, None, &Device::Cpu)?;
-    let h = serve(
-        ServedModel {
-            name: "tiny".into(),
-            lm: lm.clone(),
-            batch_size: 4,
-        },
-        "127.0.0.1:0",
-    )?;
+    let h = serve(ServedModel::new("tiny", lm.clone(), 4), "127.0.0.1:0")?;
     Ok((h, lm))
 }
 
@@ -135,5 +128,63 @@ fn bad_requests_get_openai_style_errors() -> TestResult {
     assert_eq!(s, 404);
     let (s, e) = post(&url, json!({"prompt": "x", "temperature": 5}));
     assert_eq!(s, 400, "{e}");
+    Ok(())
+}
+
+#[test]
+fn a_peft_adapter_loads_at_run_time_like_vllm() -> TestResult {
+    let (h, lm) = start()?;
+    let adapter = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../atgen-models/tests/fixtures/adapters/lora"
+    );
+    let (s, r) = post(
+        &format!("{}/load_lora_adapter", h.base_url()),
+        json!({"lora_name": "round1", "lora_path": adapter}),
+    );
+    assert_eq!(s, 200, "{r}");
+    let models: Value = ureq::get(&format!("{}/models", h.base_url()))
+        .call()?
+        .into_json()?;
+    assert_eq!(models["data"][1]["id"], "round1");
+    let ask = |model: &str| {
+        post(
+            &format!("{}/completions", h.base_url()),
+            json!({"model": model, "prompt": "The meeting is moved to", "max_tokens": 4, "temperature": 0, "logprobs": 1}),
+        )
+    };
+    let (_, base) = ask("tiny");
+    let (_, tuned) = ask("round1");
+    let mut with_adapter = lm.clone();
+    atgen_models::peft::load_adapter(&mut with_adapter, std::path::Path::new(adapter))?;
+    let expected = &with_adapter.generate(
+        &["The meeting is moved to".into()],
+        &atgen_core::GenerationParams {
+            max_new_tokens: 4,
+            ..Default::default()
+        },
+        1,
+    )?[0][0];
+    assert_eq!(tuned["choices"][0]["text"], expected.text, "{tuned}");
+    assert_ne!(
+        base["choices"][0]["logprobs"]["token_logprobs"],
+        tuned["choices"][0]["logprobs"]["token_logprobs"]
+    );
+    let (s, _) = post(
+        &format!("{}/unload_lora_adapter", h.base_url()),
+        json!({"lora_name": "round1"}),
+    );
+    assert_eq!(s, 200);
+    let (s, e) = post(
+        &format!("{}/load_lora_adapter", h.base_url()),
+        json!({"lora_name": "x", "lora_path": "/nonexistent"}),
+    );
+    assert_eq!(s, 400);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("adapter_config.json")),
+        "{e}"
+    );
     Ok(())
 }

@@ -13,14 +13,8 @@ pub fn run(args: &ServeModelArgs) -> Result<()> {
             |n| n.to_string_lossy().into_owned(),
         )
     });
-    let handle = serve(
-        ServedModel {
-            name: name.clone(),
-            lm,
-            batch_size: args.model.batch_size,
-        },
-        &format!("{}:{}", args.host, args.port),
-    )?;
+    let model = ServedModel::new(name.clone(), lm, args.model.batch_size);
+    let handle = serve(model, &format!("{}:{}", args.host, args.port))?;
     eprintln!("serving `{name}` on {}", handle.base_url());
     handle.join();
     Ok(())
