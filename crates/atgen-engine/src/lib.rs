@@ -14,6 +14,7 @@ pub mod local_model;
 pub mod outputs;
 pub mod prompting;
 pub mod record;
+pub mod remote;
 pub mod run;
 pub mod run_dir;
 pub mod scorers;

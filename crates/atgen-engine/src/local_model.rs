@@ -2,7 +2,7 @@
 //! trained afresh (or continued) each round, generating with per-token scores.
 
 use crate::{EngineError, Result};
-use atgen_config::{Config, Dtype, ModelInit, PeftKind as CfgPeftKind};
+use atgen_config::{Config, Dtype, InferenceFramework, ModelInit, PeftKind as CfgPeftKind};
 use atgen_core::{Example, Generation, GenerationParams, TrainExample, TrainReport};
 use atgen_models::adapters::{PeftConfig, PeftKind};
 use atgen_models::init::{init_model, TokenizerSource};
@@ -13,6 +13,8 @@ use std::path::Path;
 
 /// The model the loop trains and queries.
 pub struct LocalModel {
+    /// Generation on an OpenAI-compatible server instead of in process.
+    remote: Option<crate::remote::RemoteGenerator>,
     base: CausalLm,
     current: CausalLm,
     vars: Vec<(String, Var)>,
@@ -178,7 +180,31 @@ impl LocalModel {
             Dtype::Bf16 => Some(DType::BF16),
         };
         let base = CausalLm::load(&path, dtype, &Device::Cpu)?;
+        let remote = match cfg.inference.framework {
+            InferenceFramework::Local => None,
+            InferenceFramework::OpenaiCompatible => {
+                if !matches!(cfg.model.peft.kind, CfgPeftKind::Lora | CfgPeftKind::Qlora) {
+                    return Err(EngineError::Invalid(
+                        "inference.framework=openai_compatible needs model.peft.kind lora or qlora (servers load LoRA adapters, not DoRA or full weights)".into(),
+                    ));
+                }
+                let url = cfg.inference.base_url.clone().unwrap_or_default();
+                let name = cfg
+                    .inference
+                    .model
+                    .clone()
+                    .or_else(|| cfg.model.checkpoint.clone())
+                    .unwrap_or_default();
+                let key = cfg
+                    .inference
+                    .api_key
+                    .as_ref()
+                    .map(|k| k.expose().to_string());
+                Some(crate::remote::RemoteGenerator::new(&url, &name, key))
+            }
+        };
         Ok(LocalModel {
+            remote,
             current: base.clone(),
             base,
             vars: Vec::new(),
@@ -231,6 +257,15 @@ impl LocalModel {
         Ok(())
     }
 
+    /// Makes a saved adapter the one that generates: with remote inference the
+    /// server loads it under `name`; in process the model already has it.
+    pub fn publish(&mut self, dir: &Path, name: &str) -> Result<()> {
+        match self.remote.as_mut() {
+            Some(r) if !self.vars.is_empty() => r.load_adapter(name, dir),
+            _ => Ok(()),
+        }
+    }
+
     /// Restores a saved round's model (adapter, or full checkpoint for full fine-tuning).
     pub fn restore(&mut self, dir: &Path) -> Result<()> {
         if self.peft.kind == PeftKind::None {
@@ -255,6 +290,9 @@ impl LocalModel {
         prompts: &[String],
         params: &GenerationParams,
     ) -> Result<Vec<Vec<Generation>>> {
+        if let Some(r) = &self.remote {
+            return r.generate(prompts, params);
+        }
         Ok(self.current.generate(prompts, params, self.batch_size)?)
     }
 

@@ -481,6 +481,15 @@ fn drive_inner(
             };
             parts.model.save(&rdir.join("adapter"))?;
             parts.model.save(&dir.adapter_dir())?;
+            let run_id = dir
+                .root()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            parts.model.publish(
+                &rdir.join("adapter"),
+                &format!("atgen-{run_id}-round{round}"),
+            )?;
             timings.insert("train_s", t.elapsed().as_secs_f64());
             save(progress, Phase::Train)?;
             let t = Instant::now();
