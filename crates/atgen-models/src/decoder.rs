@@ -4,9 +4,10 @@
 //! weight's name here is its name in `model.safetensors` and in PEFT exports.
 
 use crate::linear::{AdaptedLinear, ForwardCtx};
-use crate::ops;
+use crate::{kernels, ops};
 use crate::{DecoderConfig, Family, Result};
 use candle_core::{DType, Device, Tensor, Var};
+use std::sync::Arc;
 
 /// Where weights come from at construction: `(name, shape) -> tensor`.
 pub trait WeightSource {
@@ -349,6 +350,22 @@ impl Decoder {
             .reshape((b, t, self.cfg.hidden_size))?;
         let (cos, sin) = ops::rope_tables(positions, &self.inv_freq, &self.device)?;
         let mask = mask.to_dtype(self.dtype)?;
+        let kernel = (train && kernels::supported(&[&x])).then(|| -> Result<KernelTables> {
+            Ok(KernelTables {
+                rope: kernels::RopeTables {
+                    cos: Arc::new(cos.flatten_all()?.to_vec1::<f32>()?),
+                    sin: Arc::new(sin.flatten_all()?.to_vec1::<f32>()?),
+                },
+                mask: Arc::new(mask.flatten_all()?.to_vec1::<f32>()?),
+            })
+        });
+        let kernel = kernel.transpose()?;
+        let tables = Tables {
+            cos: &cos,
+            sin: &sin,
+            mask: &mask,
+            kernel: kernel.as_ref(),
+        };
         if let Some(c) = cache.as_deref_mut() {
             c.layers.resize(self.layers.len(), None);
         }
@@ -356,7 +373,7 @@ impl Decoder {
             let residual = x.clone();
             let h = ops::rms_norm(&x, &layer.input_layernorm, self.cfg.rms_norm_eps, train)?;
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            let h = self.attention(&layer.self_attn, &h, &cos, &sin, &mask, slot, ctx)?;
+            let h = self.attention(&layer.self_attn, &h, &tables, slot, ctx)?;
             x = (residual + h)?;
             let residual = x.clone();
             let h = ops::rms_norm(
@@ -367,23 +384,22 @@ impl Decoder {
             )?;
             let gate = layer.mlp.gate_proj.forward(&h, ctx)?;
             let up = layer.mlp.up_proj.forward(&h, ctx)?;
-            let h = layer
-                .mlp
-                .down_proj
-                .forward(&(candle_nn::ops::silu(&gate)? * up)?, ctx)?;
+            let act = if tables.kernel.is_some() {
+                kernels::swiglu(&gate, &up)?
+            } else {
+                (candle_nn::ops::silu(&gate)? * up)?
+            };
+            let h = layer.mlp.down_proj.forward(&act, ctx)?;
             x = (residual + h)?;
         }
         ops::rms_norm(&x, &self.norm, self.cfg.rms_norm_eps, train)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn attention(
         &self,
         at: &Attention,
         x: &Tensor,
-        cos: &Tensor,
-        sin: &Tensor,
-        mask: &Tensor,
+        tables: &Tables<'_>,
         slot: Option<&mut Option<(Tensor, Tensor)>>,
         ctx: &mut ForwardCtx,
     ) -> Result<Tensor> {
@@ -395,6 +411,35 @@ impl Decoder {
             self.cfg.head_dim(),
         );
         let eps = self.cfg.rms_norm_eps;
+        if let Some(kt) = tables.kernel {
+            let frozen = |n: &Option<Tensor>| -> Result<Option<kernels::HeadNorm>> {
+                n.as_ref()
+                    .map(|w| {
+                        Ok(kernels::HeadNorm {
+                            weight: Arc::new(w.to_vec1::<f32>()?),
+                            eps: eps as f32,
+                        })
+                    })
+                    .transpose()
+            };
+            let trainable_norm = [&at.q_norm, &at.k_norm]
+                .iter()
+                .any(|n| n.as_ref().is_some_and(|w| w.is_variable()));
+            if !trainable_norm {
+                let n_rep = nh / nkv;
+                let rope = Some(kt.rope.clone());
+                let q = at.q_proj.forward(x, ctx)?;
+                let q = kernels::split_heads(&q, nh, 1, frozen(&at.q_norm)?, rope.clone())?;
+                let k = at.k_proj.forward(x, ctx)?;
+                let k = kernels::split_heads(&k, nkv, n_rep, frozen(&at.k_norm)?, rope)?;
+                let v = at.v_proj.forward(x, ctx)?;
+                let v = kernels::split_heads(&v, nkv, n_rep, None, None)?;
+                let scale = 1.0 / (hd as f64).sqrt();
+                let att = kernels::masked_softmax(&q.matmul(&k.t()?)?, &kt.mask, scale)?;
+                let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, nh * hd))?;
+                return at.o_proj.forward(&y, ctx);
+            }
+        }
         let q = at.q_proj.forward(x, ctx)?.reshape((b, t, nh, hd))?;
         let k = at.k_proj.forward(x, ctx)?.reshape((b, t, nkv, hd))?;
         let v = at.v_proj.forward(x, ctx)?.reshape((b, t, nkv, hd))?;
@@ -406,8 +451,16 @@ impl Decoder {
             Some(w) => ops::rms_norm(&k, w, eps, train)?,
             None => k,
         };
-        let q = ops::apply_rope(&q.transpose(1, 2)?, cos, sin, train)?;
-        let k = ops::apply_rope(&k.transpose(1, 2)?, cos, sin, train)?;
+        let (q, k) = match tables.kernel {
+            Some(kt) => (
+                kernels::rope_transposed(&q, &kt.rope.cos, &kt.rope.sin)?,
+                kernels::rope_transposed(&k, &kt.rope.cos, &kt.rope.sin)?,
+            ),
+            None => (
+                ops::apply_rope(&q.transpose(1, 2)?, tables.cos, tables.sin, train)?,
+                ops::apply_rope(&k.transpose(1, 2)?, tables.cos, tables.sin, train)?,
+            ),
+        };
         let v = v.transpose(1, 2)?.contiguous()?;
         let (k, v) = match slot {
             None => (k, v),
@@ -427,8 +480,11 @@ impl Decoder {
             (repeat_kv(&k, n_rep)?, repeat_kv(&v, n_rep)?)
         };
         let scale = 1.0 / (hd as f64).sqrt();
-        let att = (q.contiguous()?.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
-        let att = ops::softmax_last(&att, train)?;
+        let scores = q.contiguous()?.matmul(&k.t()?)?;
+        let att = match tables.kernel {
+            Some(kt) => kernels::masked_softmax(&scores, &kt.mask, scale)?,
+            None => ops::softmax_last(&(scores * scale)?.broadcast_add(tables.mask)?, train)?,
+        };
         let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, nh * hd))?;
         at.o_proj.forward(&y, ctx)
     }
@@ -440,10 +496,28 @@ impl Decoder {
     pub fn logits(&self, hidden: &Tensor, ctx: &mut ForwardCtx) -> Result<Tensor> {
         let out = match &self.lm_head {
             Some(h) => h.forward(hidden, ctx)?,
+            None if ctx.is_training() && !self.embed_tokens.is_variable() => {
+                crate::linear::frozen_matmul_t(hidden, &self.embed_tokens)?
+            }
             None => crate::linear::matmul_t(hidden, &self.embed_tokens)?,
         };
         Ok(out.to_dtype(DType::F32)?)
     }
+}
+
+/// Rotary tables and the attention mask of one forward pass.
+struct Tables<'a> {
+    cos: &'a Tensor,
+    sin: &'a Tensor,
+    mask: &'a Tensor,
+    /// The same as flat vectors, when training with [`kernels`].
+    kernel: Option<&'a KernelTables>,
+}
+
+struct KernelTables {
+    rope: kernels::RopeTables,
+    /// `(b, t, s)`: the mask without its head dim.
+    mask: Arc<Vec<f32>>,
 }
 
 fn repeat_kv(x: &Tensor, n_rep: usize) -> Result<Tensor> {
