@@ -43,9 +43,50 @@ struct DecoderLayer {
 }
 
 /// Per-layer key/value cache for incremental decoding.
+///
+/// Keys and values live in buffers with spare positions that new steps are
+/// written into in place (no per-step concatenation); a buffer doubles when
+/// full. A cache belongs to one generation: clones share the buffers.
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
+    layers: Vec<Option<LayerCache>>,
+}
+
+/// `(b, kv_heads, capacity, head_dim)` buffers of which the first `len` positions are filled.
+#[derive(Debug, Clone)]
+struct LayerCache {
+    k: Tensor,
+    v: Tensor,
+    len: usize,
+}
+
+impl LayerCache {
+    /// Appends `(b, kv_heads, t, head_dim)` keys and values; returns views of everything cached.
+    fn append(slot: &mut Option<LayerCache>, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (b, h, t, d) = k.dims4()?;
+        let len = slot.as_ref().map_or(0, |c| c.len);
+        let cap = match slot.as_ref() {
+            Some(c) => c.k.dim(2)?,
+            None => 0,
+        };
+        if len + t > cap {
+            let cap = (len + t).next_power_of_two().max(32);
+            let nk = Tensor::zeros((b, h, cap, d), k.dtype(), k.device())?;
+            let nv = Tensor::zeros((b, h, cap, d), v.dtype(), v.device())?;
+            if let Some(c) = slot.as_ref().filter(|c| c.len > 0) {
+                nk.slice_set(&c.k.narrow(2, 0, c.len)?.contiguous()?, 2, 0)?;
+                nv.slice_set(&c.v.narrow(2, 0, c.len)?.contiguous()?, 2, 0)?;
+            }
+            *slot = Some(LayerCache { k: nk, v: nv, len });
+        }
+        let Some(c) = slot.as_mut() else {
+            return Err(crate::Error::Invalid("kv cache slot missing".into()));
+        };
+        c.k.slice_set(&k.contiguous()?, 2, c.len)?;
+        c.v.slice_set(&v.contiguous()?, 2, c.len)?;
+        c.len += t;
+        Ok((c.k.narrow(2, 0, c.len)?, c.v.narrow(2, 0, c.len)?))
+    }
 }
 
 impl KvCache {
@@ -54,7 +95,7 @@ impl KvCache {
         self.layers
             .first()
             .and_then(|l| l.as_ref())
-            .map_or(0, |(k, _)| k.dim(2).unwrap_or(0))
+            .map_or(0, |c| c.len)
     }
 
     /// Whether nothing is cached.
@@ -64,9 +105,9 @@ impl KvCache {
 
     /// Keeps only the given batch rows (to drop finished sequences).
     pub fn select_rows(&mut self, rows: &Tensor) -> Result<()> {
-        for (k, v) in self.layers.iter_mut().flatten() {
-            *k = k.index_select(rows, 0)?;
-            *v = v.index_select(rows, 0)?;
+        for c in self.layers.iter_mut().flatten() {
+            c.k = c.k.index_select(rows, 0)?;
+            c.v = c.v.index_select(rows, 0)?;
         }
         Ok(())
     }
@@ -400,7 +441,7 @@ impl Decoder {
         at: &Attention,
         x: &Tensor,
         tables: &Tables<'_>,
-        slot: Option<&mut Option<(Tensor, Tensor)>>,
+        slot: Option<&mut Option<LayerCache>>,
         ctx: &mut ForwardCtx,
     ) -> Result<Tensor> {
         let train = ctx.is_training();
@@ -464,28 +505,25 @@ impl Decoder {
         let v = v.transpose(1, 2)?.contiguous()?;
         let (k, v) = match slot {
             None => (k, v),
-            Some(slot) => {
-                let kv = match slot.take() {
-                    None => (k, v),
-                    Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
-                };
-                *slot = Some(kv.clone());
-                kv
-            }
+            Some(slot) => LayerCache::append(slot, &k, &v)?,
         };
+        // Grouped-query attention without copying the shared keys and values:
+        // the n_rep query heads of a kv head become rows of one matmul.
         let n_rep = nh / nkv;
-        let (k, v) = if n_rep == 1 {
-            (k, v)
-        } else {
-            (repeat_kv(&k, n_rep)?, repeat_kv(&v, n_rep)?)
-        };
+        let s = k.dim(2)?;
         let scale = 1.0 / (hd as f64).sqrt();
-        let scores = q.contiguous()?.matmul(&k.t()?)?;
+        let q = q.contiguous()?.reshape((b, nkv, n_rep * t, hd))?;
+        let scores = q.matmul(&k.t()?)?.reshape((b, nh, t, s))?;
         let att = match tables.kernel {
             Some(kt) => kernels::masked_softmax(&scores, &kt.mask, scale)?,
             None => ops::softmax_last(&(scores * scale)?.broadcast_add(tables.mask)?, train)?,
         };
-        let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, nh * hd))?;
+        let y = att
+            .reshape((b, nkv, n_rep * t, s))?
+            .matmul(&v)?
+            .reshape((b, nh, t, hd))?
+            .transpose(1, 2)?
+            .reshape((b, t, nh * hd))?;
         at.o_proj.forward(&y, ctx)
     }
 
@@ -518,13 +556,6 @@ struct KernelTables {
     rope: kernels::RopeTables,
     /// `(b, t, s)`: the mask without its head dim.
     mask: Arc<Vec<f32>>,
-}
-
-fn repeat_kv(x: &Tensor, n_rep: usize) -> Result<Tensor> {
-    let (b, kvh, s, d) = x.dims4()?;
-    Ok(x.unsqueeze(2)?
-        .expand((b, kvh, n_rep, s, d))?
-        .reshape((b, kvh * n_rep, s, d))?)
 }
 
 /// Positions and key-validity for a left-padded batch of lengths `lens` padded to `width`.
