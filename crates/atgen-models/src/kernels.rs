@@ -274,7 +274,10 @@ impl SplitHeads {
 
     fn check(&self, b: usize, t: usize, d: usize) -> Result<()> {
         if let Some(rt) = &self.rope {
-            if d % 2 != 0 || rt.cos.len() != b * t * (d / 2) || rt.sin.len() != rt.cos.len() {
+            if !d.is_multiple_of(2)
+                || rt.cos.len() != b * t * (d / 2)
+                || rt.sin.len() != rt.cos.len()
+            {
                 bail!("split_heads: rotary tables do not match ({b}, {t}, {d})");
             }
         }
@@ -435,7 +438,7 @@ impl CustomOp2 for RmsNorm {
         let x = contiguous(s1, l1, "rms_norm x")?;
         let w = contiguous(s2, l2, "rms_norm w")?;
         let d = w.len();
-        if d == 0 || x.len() % d != 0 {
+        if d == 0 || !x.len().is_multiple_of(d) {
             bail!("rms_norm: {} values are not rows of {d}", x.len());
         }
         let mut y = vec![0f32; x.len()];
@@ -564,7 +567,10 @@ impl CustomOp1 for RopeTransposed {
         // Forward input is (b, t, h, d); inverse input is (b, h, t, d).
         let t = if self.inverse { q } else { p };
         let half = d / 2;
-        if d % 2 != 0 || self.cos.len() != b * t * half || self.sin.len() != self.cos.len() {
+        if !d.is_multiple_of(2)
+            || self.cos.len() != b * t * half
+            || self.sin.len() != self.cos.len()
+        {
             bail!("rope: tables do not match x {:?}", l.shape().dims());
         }
         let sign = if self.inverse { -1.0 } else { 1.0 };
@@ -1025,7 +1031,7 @@ mod tests {
             eps: 1e-6,
         };
         check(
-            &[x.clone()],
+            std::slice::from_ref(&x),
             |x| {
                 Ok(split_heads(
                     &x[0],
