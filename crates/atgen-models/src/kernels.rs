@@ -1010,7 +1010,7 @@ mod tests {
                     .broadcast_matmul(&t[2].t()?)?;
                 Ok((base + (d * 0.5)?)?)
             },
-            1e-4,
+            1e-5,
         )
     }
 
@@ -1052,7 +1052,7 @@ mod tests {
                     d,
                 ))?)
             },
-            1e-4,
+            1e-5,
         )?;
         // Without norm and rotary: a plain split and repeat (the values path).
         check(
