@@ -89,6 +89,15 @@ impl LayerCache {
     }
 }
 
+impl Attention {
+    /// Whether a per-head norm weight is being trained (full fine-tuning).
+    fn trainable_norm(&self) -> bool {
+        [&self.q_norm, &self.k_norm]
+            .iter()
+            .any(|n| n.as_ref().is_some_and(|w| w.is_variable()))
+    }
+}
+
 impl KvCache {
     /// Number of cached positions.
     pub fn len(&self) -> usize {
@@ -391,7 +400,7 @@ impl Decoder {
             .reshape((b, t, self.cfg.hidden_size))?;
         let (cos, sin) = ops::rope_tables(positions, &self.inv_freq, &self.device)?;
         let mask = mask.to_dtype(self.dtype)?;
-        let kernel = (train && kernels::supported(&[&x])).then(|| -> Result<KernelTables> {
+        let kernel = kernels::supported(&[&x]).then(|| -> Result<KernelTables> {
             Ok(KernelTables {
                 rope: kernels::RopeTables {
                     cos: Arc::new(cos.flatten_all()?.to_vec1::<f32>()?),
@@ -452,57 +461,30 @@ impl Decoder {
             self.cfg.head_dim(),
         );
         let eps = self.cfg.rms_norm_eps;
-        if let Some(kt) = tables.kernel {
-            let frozen = |n: &Option<Tensor>| -> Result<Option<kernels::HeadNorm>> {
-                n.as_ref()
-                    .map(|w| {
-                        Ok(kernels::HeadNorm {
-                            weight: Arc::new(w.to_vec1::<f32>()?),
-                            eps: eps as f32,
+        let (q, k, v) = match tables.kernel {
+            Some(kt) if !at.trainable_norm() => {
+                let frozen = |n: &Option<Tensor>| -> Result<Option<kernels::HeadNorm>> {
+                    n.as_ref()
+                        .map(|w| {
+                            Ok(kernels::HeadNorm {
+                                weight: Arc::new(w.to_vec1::<f32>()?),
+                                eps: eps as f32,
+                            })
                         })
-                    })
-                    .transpose()
-            };
-            let trainable_norm = [&at.q_norm, &at.k_norm]
-                .iter()
-                .any(|n| n.as_ref().is_some_and(|w| w.is_variable()));
-            if !trainable_norm {
-                let n_rep = nh / nkv;
+                        .transpose()
+                };
                 let rope = Some(kt.rope.clone());
                 let q = at.q_proj.forward(x, ctx)?;
-                let q = kernels::split_heads(&q, nh, 1, frozen(&at.q_norm)?, rope.clone())?;
                 let k = at.k_proj.forward(x, ctx)?;
-                let k = kernels::split_heads(&k, nkv, n_rep, frozen(&at.k_norm)?, rope)?;
                 let v = at.v_proj.forward(x, ctx)?;
-                let v = kernels::split_heads(&v, nkv, n_rep, None, None)?;
-                let scale = 1.0 / (hd as f64).sqrt();
-                let att = kernels::masked_softmax(&q.matmul(&k.t()?)?, &kt.mask, scale)?;
-                let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, nh * hd))?;
-                return at.o_proj.forward(&y, ctx);
+                (
+                    kernels::split_heads(&q, nh, 1, frozen(&at.q_norm)?, rope.clone())?,
+                    kernels::split_heads(&k, nkv, 1, frozen(&at.k_norm)?, rope)?,
+                    kernels::split_heads(&v, nkv, 1, None, None)?,
+                )
             }
-        }
-        let q = at.q_proj.forward(x, ctx)?.reshape((b, t, nh, hd))?;
-        let k = at.k_proj.forward(x, ctx)?.reshape((b, t, nkv, hd))?;
-        let v = at.v_proj.forward(x, ctx)?.reshape((b, t, nkv, hd))?;
-        let q = match &at.q_norm {
-            Some(w) => ops::rms_norm(&q, w, eps, train)?,
-            None => q,
+            _ => self.heads_composed(at, x, tables, ctx)?,
         };
-        let k = match &at.k_norm {
-            Some(w) => ops::rms_norm(&k, w, eps, train)?,
-            None => k,
-        };
-        let (q, k) = match tables.kernel {
-            Some(kt) => (
-                kernels::rope_transposed(&q, &kt.rope.cos, &kt.rope.sin)?,
-                kernels::rope_transposed(&k, &kt.rope.cos, &kt.rope.sin)?,
-            ),
-            None => (
-                ops::apply_rope(&q.transpose(1, 2)?, tables.cos, tables.sin, train)?,
-                ops::apply_rope(&k.transpose(1, 2)?, tables.cos, tables.sin, train)?,
-            ),
-        };
-        let v = v.transpose(1, 2)?.contiguous()?;
         let (k, v) = match slot {
             None => (k, v),
             Some(slot) => LayerCache::append(slot, &k, &v)?,
@@ -525,6 +507,46 @@ impl Decoder {
             .transpose(1, 2)?
             .reshape((b, t, nh * hd))?;
         at.o_proj.forward(&y, ctx)
+    }
+
+    /// Query, key and value heads `(b, heads, t, d)` through candle ops.
+    fn heads_composed(
+        &self,
+        at: &Attention,
+        x: &Tensor,
+        tables: &Tables<'_>,
+        ctx: &mut ForwardCtx,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let train = ctx.is_training();
+        let (b, t, _) = x.dims3()?;
+        let (nh, nkv, hd) = (
+            self.cfg.num_attention_heads,
+            self.cfg.num_kv_heads(),
+            self.cfg.head_dim(),
+        );
+        let eps = self.cfg.rms_norm_eps;
+        let q = at.q_proj.forward(x, ctx)?.reshape((b, t, nh, hd))?;
+        let k = at.k_proj.forward(x, ctx)?.reshape((b, t, nkv, hd))?;
+        let v = at.v_proj.forward(x, ctx)?.reshape((b, t, nkv, hd))?;
+        let q = match &at.q_norm {
+            Some(w) => ops::rms_norm(&q, w, eps, train)?,
+            None => q,
+        };
+        let k = match &at.k_norm {
+            Some(w) => ops::rms_norm(&k, w, eps, train)?,
+            None => k,
+        };
+        let (q, k) = match tables.kernel {
+            Some(kt) => (
+                kernels::rope_transposed(&q, &kt.rope.cos, &kt.rope.sin)?,
+                kernels::rope_transposed(&k, &kt.rope.cos, &kt.rope.sin)?,
+            ),
+            None => (
+                ops::apply_rope(&q.transpose(1, 2)?, tables.cos, tables.sin, train)?,
+                ops::apply_rope(&k.transpose(1, 2)?, tables.cos, tables.sin, train)?,
+            ),
+        };
+        Ok((q, k, v.transpose(1, 2)?.contiguous()?))
     }
 
     /// Vocabulary logits (f32) of hidden states.
