@@ -4,9 +4,10 @@
 //! weight's name here is its name in `model.safetensors` and in PEFT exports.
 
 use crate::linear::{AdaptedLinear, ForwardCtx};
-use crate::ops;
+use crate::{kernels, ops};
 use crate::{DecoderConfig, Family, Result};
 use candle_core::{DType, Device, Tensor, Var};
+use std::sync::Arc;
 
 /// Where weights come from at construction: `(name, shape) -> tensor`.
 pub trait WeightSource {
@@ -42,9 +43,59 @@ struct DecoderLayer {
 }
 
 /// Per-layer key/value cache for incremental decoding.
+///
+/// Keys and values live in buffers with spare positions that new steps are
+/// written into in place (no per-step concatenation); a buffer doubles when
+/// full. A cache belongs to one generation: clones share the buffers.
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
+    layers: Vec<Option<LayerCache>>,
+}
+
+/// `(b, kv_heads, capacity, head_dim)` buffers of which the first `len` positions are filled.
+#[derive(Debug, Clone)]
+struct LayerCache {
+    k: Tensor,
+    v: Tensor,
+    len: usize,
+}
+
+impl LayerCache {
+    /// Appends `(b, kv_heads, t, head_dim)` keys and values; returns views of everything cached.
+    fn append(slot: &mut Option<LayerCache>, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (b, h, t, d) = k.dims4()?;
+        let len = slot.as_ref().map_or(0, |c| c.len);
+        let cap = match slot.as_ref() {
+            Some(c) => c.k.dim(2)?,
+            None => 0,
+        };
+        if len + t > cap {
+            let cap = (len + t).next_power_of_two().max(32);
+            let nk = Tensor::zeros((b, h, cap, d), k.dtype(), k.device())?;
+            let nv = Tensor::zeros((b, h, cap, d), v.dtype(), v.device())?;
+            if let Some(c) = slot.as_ref().filter(|c| c.len > 0) {
+                nk.slice_set(&c.k.narrow(2, 0, c.len)?.contiguous()?, 2, 0)?;
+                nv.slice_set(&c.v.narrow(2, 0, c.len)?.contiguous()?, 2, 0)?;
+            }
+            *slot = Some(LayerCache { k: nk, v: nv, len });
+        }
+        let Some(c) = slot.as_mut() else {
+            return Err(crate::Error::Invalid("kv cache slot missing".into()));
+        };
+        c.k.slice_set(&k.contiguous()?, 2, c.len)?;
+        c.v.slice_set(&v.contiguous()?, 2, c.len)?;
+        c.len += t;
+        Ok((c.k.narrow(2, 0, c.len)?, c.v.narrow(2, 0, c.len)?))
+    }
+}
+
+impl Attention {
+    /// Whether a per-head norm weight is being trained (full fine-tuning).
+    fn trainable_norm(&self) -> bool {
+        [&self.q_norm, &self.k_norm]
+            .iter()
+            .any(|n| n.as_ref().is_some_and(|w| w.is_variable()))
+    }
 }
 
 impl KvCache {
@@ -53,7 +104,7 @@ impl KvCache {
         self.layers
             .first()
             .and_then(|l| l.as_ref())
-            .map_or(0, |(k, _)| k.dim(2).unwrap_or(0))
+            .map_or(0, |c| c.len)
     }
 
     /// Whether nothing is cached.
@@ -63,9 +114,9 @@ impl KvCache {
 
     /// Keeps only the given batch rows (to drop finished sequences).
     pub fn select_rows(&mut self, rows: &Tensor) -> Result<()> {
-        for (k, v) in self.layers.iter_mut().flatten() {
-            *k = k.index_select(rows, 0)?;
-            *v = v.index_select(rows, 0)?;
+        for c in self.layers.iter_mut().flatten() {
+            c.k = c.k.index_select(rows, 0)?;
+            c.v = c.v.index_select(rows, 0)?;
         }
         Ok(())
     }
@@ -349,6 +400,22 @@ impl Decoder {
             .reshape((b, t, self.cfg.hidden_size))?;
         let (cos, sin) = ops::rope_tables(positions, &self.inv_freq, &self.device)?;
         let mask = mask.to_dtype(self.dtype)?;
+        let kernel = kernels::supported(&[&x]).then(|| -> Result<KernelTables> {
+            Ok(KernelTables {
+                rope: kernels::RopeTables {
+                    cos: Arc::new(cos.flatten_all()?.to_vec1::<f32>()?),
+                    sin: Arc::new(sin.flatten_all()?.to_vec1::<f32>()?),
+                },
+                mask: Arc::new(mask.flatten_all()?.to_vec1::<f32>()?),
+            })
+        });
+        let kernel = kernel.transpose()?;
+        let tables = Tables {
+            cos: &cos,
+            sin: &sin,
+            mask: &mask,
+            kernel: kernel.as_ref(),
+        };
         if let Some(c) = cache.as_deref_mut() {
             c.layers.resize(self.layers.len(), None);
         }
@@ -356,7 +423,7 @@ impl Decoder {
             let residual = x.clone();
             let h = ops::rms_norm(&x, &layer.input_layernorm, self.cfg.rms_norm_eps, train)?;
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            let h = self.attention(&layer.self_attn, &h, &cos, &sin, &mask, slot, ctx)?;
+            let h = self.attention(&layer.self_attn, &h, &tables, slot, ctx)?;
             x = (residual + h)?;
             let residual = x.clone();
             let h = ops::rms_norm(
@@ -367,26 +434,89 @@ impl Decoder {
             )?;
             let gate = layer.mlp.gate_proj.forward(&h, ctx)?;
             let up = layer.mlp.up_proj.forward(&h, ctx)?;
-            let h = layer
-                .mlp
-                .down_proj
-                .forward(&(candle_nn::ops::silu(&gate)? * up)?, ctx)?;
+            let act = if tables.kernel.is_some() {
+                kernels::swiglu(&gate, &up)?
+            } else {
+                (candle_nn::ops::silu(&gate)? * up)?
+            };
+            let h = layer.mlp.down_proj.forward(&act, ctx)?;
             x = (residual + h)?;
         }
         ops::rms_norm(&x, &self.norm, self.cfg.rms_norm_eps, train)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn attention(
         &self,
         at: &Attention,
         x: &Tensor,
-        cos: &Tensor,
-        sin: &Tensor,
-        mask: &Tensor,
-        slot: Option<&mut Option<(Tensor, Tensor)>>,
+        tables: &Tables<'_>,
+        slot: Option<&mut Option<LayerCache>>,
         ctx: &mut ForwardCtx,
     ) -> Result<Tensor> {
+        let train = ctx.is_training();
+        let (b, t, _) = x.dims3()?;
+        let (nh, nkv, hd) = (
+            self.cfg.num_attention_heads,
+            self.cfg.num_kv_heads(),
+            self.cfg.head_dim(),
+        );
+        let eps = self.cfg.rms_norm_eps;
+        let (q, k, v) = match tables.kernel {
+            Some(kt) if !at.trainable_norm() => {
+                let frozen = |n: &Option<Tensor>| -> Result<Option<kernels::HeadNorm>> {
+                    n.as_ref()
+                        .map(|w| {
+                            Ok(kernels::HeadNorm {
+                                weight: Arc::new(w.to_vec1::<f32>()?),
+                                eps: eps as f32,
+                            })
+                        })
+                        .transpose()
+                };
+                let rope = Some(kt.rope.clone());
+                let q = at.q_proj.forward(x, ctx)?;
+                let k = at.k_proj.forward(x, ctx)?;
+                let v = at.v_proj.forward(x, ctx)?;
+                (
+                    kernels::split_heads(&q, nh, 1, frozen(&at.q_norm)?, rope.clone())?,
+                    kernels::split_heads(&k, nkv, 1, frozen(&at.k_norm)?, rope)?,
+                    kernels::split_heads(&v, nkv, 1, None, None)?,
+                )
+            }
+            _ => self.heads_composed(at, x, tables, ctx)?,
+        };
+        let (k, v) = match slot {
+            None => (k, v),
+            Some(slot) => LayerCache::append(slot, &k, &v)?,
+        };
+        // Grouped-query attention without copying the shared keys and values:
+        // the n_rep query heads of a kv head become rows of one matmul.
+        let n_rep = nh / nkv;
+        let s = k.dim(2)?;
+        let scale = 1.0 / (hd as f64).sqrt();
+        let q = q.contiguous()?.reshape((b, nkv, n_rep * t, hd))?;
+        let scores = q.matmul(&k.t()?)?.reshape((b, nh, t, s))?;
+        let att = match tables.kernel {
+            Some(kt) => kernels::masked_softmax(&scores, &kt.mask, scale)?,
+            None => ops::softmax_last(&(scores * scale)?.broadcast_add(tables.mask)?, train)?,
+        };
+        let y = att
+            .reshape((b, nkv, n_rep * t, s))?
+            .matmul(&v)?
+            .reshape((b, nh, t, hd))?
+            .transpose(1, 2)?
+            .reshape((b, t, nh * hd))?;
+        at.o_proj.forward(&y, ctx)
+    }
+
+    /// Query, key and value heads `(b, heads, t, d)` through candle ops.
+    fn heads_composed(
+        &self,
+        at: &Attention,
+        x: &Tensor,
+        tables: &Tables<'_>,
+        ctx: &mut ForwardCtx,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
         let train = ctx.is_training();
         let (b, t, _) = x.dims3()?;
         let (nh, nkv, hd) = (
@@ -406,31 +536,17 @@ impl Decoder {
             Some(w) => ops::rms_norm(&k, w, eps, train)?,
             None => k,
         };
-        let q = ops::apply_rope(&q.transpose(1, 2)?, cos, sin, train)?;
-        let k = ops::apply_rope(&k.transpose(1, 2)?, cos, sin, train)?;
-        let v = v.transpose(1, 2)?.contiguous()?;
-        let (k, v) = match slot {
-            None => (k, v),
-            Some(slot) => {
-                let kv = match slot.take() {
-                    None => (k, v),
-                    Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
-                };
-                *slot = Some(kv.clone());
-                kv
-            }
+        let (q, k) = match tables.kernel {
+            Some(kt) => (
+                kernels::rope_transposed(&q, &kt.rope.cos, &kt.rope.sin)?,
+                kernels::rope_transposed(&k, &kt.rope.cos, &kt.rope.sin)?,
+            ),
+            None => (
+                ops::apply_rope(&q.transpose(1, 2)?, tables.cos, tables.sin, train)?,
+                ops::apply_rope(&k.transpose(1, 2)?, tables.cos, tables.sin, train)?,
+            ),
         };
-        let n_rep = nh / nkv;
-        let (k, v) = if n_rep == 1 {
-            (k, v)
-        } else {
-            (repeat_kv(&k, n_rep)?, repeat_kv(&v, n_rep)?)
-        };
-        let scale = 1.0 / (hd as f64).sqrt();
-        let att = (q.contiguous()?.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
-        let att = ops::softmax_last(&att, train)?;
-        let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, nh * hd))?;
-        at.o_proj.forward(&y, ctx)
+        Ok((q, k, v.transpose(1, 2)?.contiguous()?))
     }
 
     /// Vocabulary logits (f32) of hidden states.
@@ -440,17 +556,28 @@ impl Decoder {
     pub fn logits(&self, hidden: &Tensor, ctx: &mut ForwardCtx) -> Result<Tensor> {
         let out = match &self.lm_head {
             Some(h) => h.forward(hidden, ctx)?,
+            None if ctx.is_training() && !self.embed_tokens.is_variable() => {
+                crate::linear::frozen_matmul_t(hidden, &self.embed_tokens)?
+            }
             None => crate::linear::matmul_t(hidden, &self.embed_tokens)?,
         };
         Ok(out.to_dtype(DType::F32)?)
     }
 }
 
-fn repeat_kv(x: &Tensor, n_rep: usize) -> Result<Tensor> {
-    let (b, kvh, s, d) = x.dims4()?;
-    Ok(x.unsqueeze(2)?
-        .expand((b, kvh, n_rep, s, d))?
-        .reshape((b, kvh * n_rep, s, d))?)
+/// Rotary tables and the attention mask of one forward pass.
+struct Tables<'a> {
+    cos: &'a Tensor,
+    sin: &'a Tensor,
+    mask: &'a Tensor,
+    /// The same as flat vectors, when training with [`kernels`].
+    kernel: Option<&'a KernelTables>,
+}
+
+struct KernelTables {
+    rope: kernels::RopeTables,
+    /// `(b, t, s)`: the mask without its head dim.
+    mask: Arc<Vec<f32>>,
 }
 
 /// Positions and key-validity for a left-padded batch of lengths `lens` padded to `width`.

@@ -13,6 +13,7 @@ use crate::rng::SeededRng;
 use crate::{CausalLm, Error, Result};
 use atgen_core::{Generation, GenerationParams};
 use candle_core::{Tensor, D};
+use rayon::prelude::*;
 
 /// Log-probs of the whole vocabulary and the entropy of the distribution.
 pub fn log_softmax_entropy(logits: &[f32]) -> (Vec<f32>, f32) {
@@ -31,6 +32,26 @@ pub fn log_softmax_entropy(logits: &[f32]) -> (Vec<f32>, f32) {
         })
         .sum();
     (logp, entropy as f32)
+}
+
+/// The log-probability of `token` and the entropy of the distribution, in one
+/// pass over the logits (no log-prob vector): `H = lse − Σ p·z`. Exponentials
+/// in f32, sums in f64.
+pub fn token_logprob_entropy(logits: &[f32], token: u32) -> (f32, f32) {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let (mut sum, mut sum_pz) = (0f64, 0f64);
+    for &z in logits {
+        let e = (z - max).exp();
+        if e > 0.0 {
+            sum += e as f64;
+            sum_pz += e as f64 * (z - max) as f64;
+        }
+    }
+    let lse = sum.ln();
+    let picked = logits
+        .get(token as usize)
+        .map_or(f32::NEG_INFINITY, |&z| z - max);
+    ((picked as f64 - lse) as f32, (lse - sum_pz / sum) as f32)
 }
 
 /// Picks the next token: argmax when `temperature == 0`, else samples after
@@ -186,17 +207,26 @@ impl CausalLm {
             )?;
             let last = hidden.narrow(1, t - 1, 1)?.squeeze(1)?;
             let logits = self.decoder.logits(&last, &mut ctx)?.to_vec2::<f32>()?;
+            let chosen: Vec<u32> = active
+                .iter()
+                .zip(&logits)
+                .map(|(&r, l)| choose_token(l, params, &mut rows[r].rng))
+                .collect();
+            let scores: Vec<(f32, f32)> = logits
+                .par_iter()
+                .zip(chosen.par_iter())
+                .map(|(l, &tok)| token_logprob_entropy(l, tok))
+                .collect();
             let mut still = Vec::new();
             let mut next_tokens = Vec::new();
             for (k, &r) in active.iter().enumerate() {
                 let row = &mut rows[r];
-                let (logp, entropy) = log_softmax_entropy(&logits[k]);
-                let tok = choose_token(&logits[k], params, &mut row.rng);
+                let (tok, (logp, entropy)) = (chosen[k], scores[k]);
                 if self.eos_ids.contains(&tok) || params.stop_token_ids.contains(&tok) {
                     continue;
                 }
                 row.tokens.push(tok);
-                row.logprobs.push(logp[tok as usize]);
+                row.logprobs.push(logp);
                 row.entropies.push(entropy);
                 if !params.stop.is_empty() {
                     let text = self.tokenizer.decode(&row.tokens)?;
@@ -307,6 +337,23 @@ mod tests {
         let (lp, h) = log_softmax_entropy(&[0.0; 4]);
         assert!((h - 4f32.ln()).abs() < 1e-6);
         assert!((lp[0] + 4f32.ln()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn one_pass_scores_match_the_log_softmax() {
+        let logits: Vec<f32> = (0..50)
+            .map(|i| ((i * 37) % 11) as f32 * 0.7 - 3.0)
+            .collect();
+        let (logp, h) = log_softmax_entropy(&logits);
+        for tok in [0u32, 7, 49] {
+            let (lp, h2) = token_logprob_entropy(&logits, tok);
+            assert!(
+                (lp - logp[tok as usize]).abs() < 1e-5,
+                "{lp} vs {}",
+                logp[tok as usize]
+            );
+            assert!((h - h2).abs() < 1e-5, "{h} vs {h2}");
+        }
     }
 
     #[test]

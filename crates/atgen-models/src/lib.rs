@@ -23,6 +23,7 @@ mod error;
 pub mod generate;
 pub mod hub;
 pub mod init;
+pub mod kernels;
 pub mod linear;
 mod lm;
 pub mod load;

@@ -129,10 +129,34 @@ impl AdaptedLinear {
         Ok(())
     }
 
+    /// The plain LoRA adapter (no DoRA magnitude, no active dropout) over a
+    /// frozen base, when [`crate::kernels::lora_linear`] can run it.
+    fn fused_lora(&self, w: &Tensor, x: &Tensor, ctx: &ForwardCtx) -> Option<&LoraWeights> {
+        let a = self.adapter.as_ref()?;
+        let dropout = ctx.is_training() && a.dropout > 0.0;
+        let ok = a.magnitude.is_none()
+            && !dropout
+            && !w.is_variable()
+            && crate::kernels::supported(&[x, w, a.a.as_tensor(), a.b.as_tensor()]);
+        ok.then_some(a)
+    }
+
     /// Applies the layer to `x` of shape `(.., in)`.
     pub fn forward(&self, x: &Tensor, ctx: &mut ForwardCtx) -> Result<Tensor> {
         let w = self.base_weight()?;
-        let out = matmul_t(x, &w)?;
+        if let Some(a) = self.fused_lora(&w, x, ctx) {
+            let out =
+                crate::kernels::lora_linear(x, &w, a.a.as_tensor(), a.b.as_tensor(), a.scaling)?;
+            return match &self.bias {
+                Some(b) => Ok(out.broadcast_add(b)?),
+                None => Ok(out),
+            };
+        }
+        let out = if ctx.is_training() && !w.is_variable() {
+            frozen_matmul_t(x, &w)?
+        } else {
+            matmul_t(x, &w)?
+        };
         let out = match &self.adapter {
             None => out,
             Some(a) => {
@@ -147,6 +171,20 @@ impl AdaptedLinear {
             None => Ok(out),
         }
     }
+}
+
+/// [`matmul_t`] for a weight that gets no gradient: the backward pass skips
+/// `∂W` (see [`crate::kernels::frozen_matmul_t`]).
+pub fn frozen_matmul_t(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let (out_dim, in_dim) = w.dims2()?;
+    let x2 = x.reshape(((), in_dim))?;
+    let y = crate::kernels::frozen_matmul_t(&x2, w)?;
+    let mut out_dims = dims;
+    if let Some(last) = out_dims.last_mut() {
+        *last = out_dim;
+    }
+    Ok(y.reshape(out_dims)?)
 }
 
 /// `x Wᵀ` for `x: (.., in)` and `w: (out, in)`, flattening leading dims for one GEMM.

@@ -1,11 +1,13 @@
-//! Normalisation, rotary embeddings and softmax in two forms: candle's fused
-//! kernels for inference, and differentiable compositions for training.
+//! Normalisation, rotary embeddings and softmax in three forms: candle's fused
+//! kernels for inference, [`crate::kernels`] (fused forward and backward) for
+//! training on CPU f32, and differentiable compositions of candle ops for
+//! training elsewhere.
 //!
 //! candle's fused `rms_norm`, `rope` and `softmax_last_dim` have no backward
-//! pass and would silently drop gradients, so every training forward uses the
-//! composed versions here; parity tests check the two agree.
+//! pass and would silently drop gradients, so no training forward uses them;
+//! tests check that all forms agree in values and gradients.
 
-use crate::Result;
+use crate::{kernels, Result};
 use candle_core::{DType, Device, Tensor, D};
 
 /// RMSNorm: `x / sqrt(mean(x²) + eps) * w`, computed in f32 like transformers.
@@ -18,6 +20,14 @@ pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64, train: bool) -> Result<Tensor>
             eps as f32,
         )?);
     }
+    if kernels::supported(&[x, w]) {
+        return Ok(kernels::rms_norm(x, w, eps)?);
+    }
+    rms_norm_composed(x, w, eps)
+}
+
+/// RMSNorm as a composition of differentiable candle ops (any device and dtype).
+pub fn rms_norm_composed(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
     let dtype = x.dtype();
     let x32 = x.to_dtype(DType::F32)?;
     let var = x32.sqr()?.mean_keepdim(D::Minus1)?;
@@ -93,6 +103,15 @@ pub fn apply_rope(x: &Tensor, cos: &Tensor, sin: &Tensor, train: bool) -> Result
         let (c, s) = (cos.to_dtype(dtype)?, sin.to_dtype(dtype)?);
         return Ok(candle_nn::rotary_emb::rope(&xc, &c, &s)?);
     }
+    apply_rope_composed(x, cos, sin)
+}
+
+/// Rotary embeddings as a composition of differentiable candle ops.
+///
+/// # Shapes
+/// `x`: `(b, heads, t, d)`; `cos`, `sin`: `(b, t, d / 2)`.
+pub fn apply_rope_composed(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    let dtype = x.dtype();
     let half = x.dim(D::Minus1)? / 2;
     let cos2 = Tensor::cat(&[cos, cos], D::Minus1)?
         .unsqueeze(1)?

@@ -3,6 +3,7 @@
 //! stopping on a dev split. Loss is on the answer tokens only (plus the EOS
 //! that ends the answer, so the model learns to stop).
 
+use crate::kernels;
 use crate::linear::ForwardCtx;
 use crate::optim::{linear_schedule, AdamW, AdamWParams};
 use crate::rng::SeededRng;
@@ -94,22 +95,29 @@ fn batch_loss(lm: &CausalLm, batch: &[&Sequence], ctx: &mut ForwardCtx) -> Resul
     let tmax = batch.iter().map(|s| s.target_len).max().unwrap_or(0);
     let hidden = lm.decoder.forward_hidden(&ids, &pos, &mask, None, ctx)?;
     let h = hidden.narrow(1, width - 1 - tmax, tmax)?;
-    let logp = candle_nn::ops::log_softmax(&lm.decoder.logits(&h, ctx)?, D::Minus1)?;
+    let logits = lm.decoder.logits(&h, ctx)?;
     let mut labels = Vec::with_capacity(batch.len() * tmax);
     let mut weights = Vec::with_capacity(batch.len() * tmax);
+    let count: usize = batch.iter().map(|s| s.target_len).sum();
+    let w = 1.0 / count.max(1) as f32;
     for s in batch {
         let off = tmax - s.target_len;
         labels.extend(std::iter::repeat_n(0u32, off));
         weights.extend(std::iter::repeat_n(0f32, off));
         labels.extend_from_slice(&s.ids[s.ids.len() - s.target_len..]);
-        weights.extend(std::iter::repeat_n(1f32, s.target_len));
+        weights.extend(std::iter::repeat_n(w, s.target_len));
     }
-    let count: usize = batch.iter().map(|s| s.target_len).sum();
-    let dev = lm.device();
-    let labels = Tensor::from_vec(labels, (batch.len(), tmax, 1), dev)?;
-    let weights = Tensor::from_vec(weights, (batch.len(), tmax), dev)?;
-    let picked = logp.gather(&labels, 2)?.squeeze(2)?;
-    let loss = ((picked * weights)?.sum_all()? / -(count as f64))?;
+    let loss = if kernels::supported(&[&logits]) {
+        let v = logits.dim(D::Minus1)?;
+        kernels::weighted_nll(&logits.reshape(((), v))?, labels, weights)?
+    } else {
+        let dev = lm.device();
+        let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+        let labels = Tensor::from_vec(labels, (batch.len(), tmax, 1), dev)?;
+        let weights = Tensor::from_vec(weights, (batch.len(), tmax), dev)?;
+        let picked = logp.gather(&labels, 2)?.squeeze(2)?;
+        (picked * weights)?.sum_all()?.neg()?
+    };
     Ok((loss, count))
 }
 

@@ -95,10 +95,17 @@ impl LoraWeights {
             }
             _ => x.clone(),
         };
-        let lora = x
-            .broadcast_matmul(&self.a.as_tensor().t()?)?
-            .broadcast_matmul(&self.b.as_tensor().t()?)?;
-        let lora = (lora * self.scaling)?;
+        // One GEMM per factor over the flattened rows (a broadcast matmul would
+        // run one per batch row and sum A's gradient over them).
+        let mut dims = x.dims().to_vec();
+        let in_dim = dims.last().copied().unwrap_or(1);
+        let x2 = x.reshape(((), in_dim))?;
+        let h = x2.matmul(&self.a.as_tensor().t()?)?;
+        let lora = h.matmul(&self.b.as_tensor().t()?)?;
+        if let Some(last) = dims.last_mut() {
+            *last = self.b.dim(0)?;
+        }
+        let lora = (lora.reshape(dims)? * self.scaling)?;
         match &self.magnitude {
             None => Ok(lora),
             Some(m) => {
