@@ -58,6 +58,7 @@ macro_rules! single_value_metric {
     };
 }
 
+pub mod bartscore;
 pub mod bertscore;
 pub mod bleu;
 mod bleu_tokenize;

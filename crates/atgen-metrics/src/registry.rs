@@ -39,6 +39,8 @@ pub enum MetricConfig {
     Length(LengthConfig),
     /// BERTScore with a local encoder (values `bertscore_precision`, `_recall`, `_f1`).
     Bertscore(crate::bertscore::BertScoreConfig),
+    /// BARTScore with a causal scorer model (values `bartscore_precision`, `_recall`, `_f`, `_faithfulness`).
+    Bartscore(crate::bartscore::BartScoreConfig),
 }
 
 /// Every name [`MetricConfig::from_name`] accepts.
@@ -57,6 +59,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "chrf++",
     "length",
     "bertscore",
+    "bartscore",
 ];
 
 fn extractor_suffix(e: Extractor) -> &'static str {
@@ -124,6 +127,7 @@ impl MetricConfig {
             }
             MetricConfig::Length(_) => Box::new(Length),
             MetricConfig::Bertscore(c) => Box::new(crate::bertscore::BertScore::new(c.clone())?),
+            MetricConfig::Bartscore(c) => Box::new(crate::bartscore::BartScore::new(c.clone())?),
         })
     }
 }
@@ -165,7 +169,10 @@ mod tests {
             .unwrap_or_default();
         assert!(e.contains("needs an encoder"), "{e}");
         // bertscore is listed (for suggestions) but needs an encoder directory to build.
-        for name in METRIC_NAMES.iter().filter(|n| **n != "bertscore") {
+        for name in METRIC_NAMES
+            .iter()
+            .filter(|n| !matches!(**n, "bertscore" | "bartscore"))
+        {
             let m = MetricConfig::from_name(name)
                 .and_then(|c| c.build())
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
