@@ -1,0 +1,198 @@
+//! One blocking HTTP attempt, classified for the retry loop, and the backoff schedule.
+
+use crate::provider::error_message;
+use crate::settings::{ApiSettings, Provider};
+use crate::wire::anthropic;
+use atgen_config::Secret;
+use std::time::Duration;
+
+/// How one attempt ended.
+#[derive(Debug)]
+pub enum Attempt {
+    /// A 2xx response and its body.
+    Success(String),
+    /// Worth another try (429, 5xx, timeouts, dropped connections).
+    Retryable {
+        reason: String,
+        /// What the server asked for in `Retry-After` / `retry-after-ms`.
+        retry_after: Option<Duration>,
+        /// The server may have run (and billed) the request: the connection
+        /// broke or timed out after it was sent.
+        maybe_billed: bool,
+    },
+    /// The server refused this request (400, 413, 422): another example may still work.
+    Rejected { status: u16, message: String },
+    /// The server refused the configuration (401, 403, 404, ...), or the URL is unusable.
+    Fatal {
+        status: Option<u16>,
+        message: String,
+    },
+}
+
+/// Replaces every occurrence of the key in `text` with `***`.
+pub fn redact(text: &str, key: Option<&Secret>) -> String {
+    match key {
+        Some(k) if !k.is_empty() => text.replace(k.expose(), atgen_config::REDACTED),
+        _ => text.to_string(),
+    }
+}
+
+/// A blocking client for one provider; cheap to share between threads.
+pub struct Transport {
+    agent: ureq::Agent,
+    provider: Provider,
+    api_key: Option<Secret>,
+    anthropic_version: String,
+}
+
+impl Transport {
+    /// A client with the settings' timeout.
+    pub fn new(s: &ApiSettings) -> Self {
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(s.timeout.min(Duration::from_secs(30)))
+            .timeout(s.timeout)
+            .build();
+        Transport {
+            agent,
+            provider: s.provider,
+            api_key: s.api_key.clone(),
+            anthropic_version: s.anthropic_version.clone(),
+        }
+    }
+
+    /// Posts `body` to `url` once.
+    pub fn post(&self, url: &str, body: &str) -> Attempt {
+        let mut req = self.agent.post(url).set("content-type", "application/json");
+        match self.provider {
+            Provider::Anthropic => {
+                req = req.set(anthropic::VERSION_HEADER, &self.anthropic_version);
+                if let Some(k) = &self.api_key {
+                    req = req.set(anthropic::API_KEY_HEADER, k.expose());
+                }
+            }
+            Provider::Openai | Provider::OpenaiCompatible => {
+                if let Some(k) = &self.api_key {
+                    req = req.set("authorization", &format!("Bearer {}", k.expose()));
+                }
+            }
+        }
+        let key = self.api_key.as_ref();
+        match req.send_string(body) {
+            Ok(resp) => match resp.into_string() {
+                Ok(text) => Attempt::Success(text),
+                Err(e) => Attempt::Retryable {
+                    reason: redact(&format!("reading the response: {e}"), key),
+                    retry_after: None,
+                    maybe_billed: true,
+                },
+            },
+            Err(ureq::Error::Status(status, resp)) => {
+                let retry_after = retry_after(&resp);
+                let text = resp.into_string().unwrap_or_default();
+                let message = redact(&error_message(&text), key);
+                match status {
+                    408 | 409 | 429 | 500..=599 => Attempt::Retryable {
+                        reason: format!("HTTP {status}: {message}"),
+                        retry_after,
+                        maybe_billed: false,
+                    },
+                    400 | 413 | 422 => Attempt::Rejected { status, message },
+                    _ => Attempt::Fatal {
+                        status: Some(status),
+                        message,
+                    },
+                }
+            }
+            Err(ureq::Error::Transport(t)) => {
+                let reason = redact(&t.to_string(), key);
+                match t.kind() {
+                    ureq::ErrorKind::Dns | ureq::ErrorKind::ConnectionFailed => {
+                        Attempt::Retryable {
+                            reason,
+                            retry_after: None,
+                            maybe_billed: false,
+                        }
+                    }
+                    ureq::ErrorKind::Io
+                    | ureq::ErrorKind::BadStatus
+                    | ureq::ErrorKind::BadHeader => Attempt::Retryable {
+                        reason,
+                        retry_after: None,
+                        maybe_billed: true,
+                    },
+                    _ => Attempt::Fatal {
+                        status: None,
+                        message: reason,
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// `retry-after-ms` (OpenAI) or `Retry-After` in seconds; HTTP dates are ignored.
+fn retry_after(resp: &ureq::Response) -> Option<Duration> {
+    let ms = resp
+        .header("retry-after-ms")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v / 1000.0);
+    let s = resp
+        .header("retry-after")
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    ms.or(s)
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+/// The wait before retry number `attempt` (0-based): the server's
+/// `Retry-After` when given (capped at `max_retry_after`), otherwise
+/// exponential backoff `base * 2^attempt` capped at `max`, with jitter
+/// drawn in [50%, 100%] so that parallel workers do not retry in lockstep.
+pub fn backoff(
+    attempt: u32,
+    retry_after: Option<Duration>,
+    base: Duration,
+    max: Duration,
+    max_retry_after: Duration,
+) -> Duration {
+    if let Some(ra) = retry_after {
+        return ra.min(max_retry_after);
+    }
+    let exp = base.saturating_mul(1u32 << attempt.min(20)).min(max);
+    exp.mul_f64(0.5 + 0.5 * rand::random::<f64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        let b = Duration::from_millis(100);
+        let m = Duration::from_secs(1);
+        for attempt in 0..8 {
+            let d = backoff(attempt, None, b, m, m);
+            let full = (b * 2u32.pow(attempt)).min(m);
+            assert!(d >= full / 2 && d <= full, "{attempt}: {d:?}");
+        }
+        let ra = Some(Duration::from_secs(3));
+        assert_eq!(
+            backoff(0, ra, b, m, Duration::from_secs(10)),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            backoff(0, ra, b, m, Duration::from_secs(2)),
+            Duration::from_secs(2)
+        );
+    }
+
+    #[test]
+    fn redaction_removes_every_copy_of_the_key() {
+        let k = Secret::new("sk-abc");
+        assert_eq!(
+            redact("bad key sk-abc (Bearer sk-abc)", Some(&k)),
+            "bad key *** (Bearer ***)"
+        );
+        assert_eq!(redact("x", None), "x");
+    }
+}
