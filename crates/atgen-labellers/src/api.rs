@@ -2,6 +2,7 @@
 //! worker threads, retried with backoff, paid within a hard budget, and
 //! cached so that no request is paid for twice.
 
+use crate::budget::BUDGET_NOTE_PREFIX;
 use crate::budget::{estimate_prompt_tokens, Budget};
 use crate::cache::ResponseCache;
 use crate::clean::clean_label;
@@ -24,10 +25,10 @@ pub fn input_as_prompt() -> PromptFn {
 
 /// An LLM behind an HTTP API, labelling through [`Labeller`].
 pub struct ApiLabeller {
-    settings: ApiSettings,
-    transport: Transport,
-    budget: Budget,
-    cache: Option<ResponseCache>,
+    pub(crate) settings: ApiSettings,
+    pub(crate) transport: Transport,
+    pub(crate) budget: Budget,
+    pub(crate) cache: Option<ResponseCache>,
     prompt: PromptFn,
 }
 
@@ -42,10 +43,12 @@ impl std::fmt::Debug for ApiLabeller {
 }
 
 /// One example's request.
-struct Job {
-    prepared: Prepared,
-    key: String,
-    worst: f64,
+pub(crate) struct Job {
+    pub(crate) prepared: Prepared,
+    /// Cache key: provider, URL and body.
+    pub(crate) key: String,
+    /// Worst-case cost at the undiscounted prices.
+    pub(crate) worst: f64,
 }
 
 impl ApiLabeller {
@@ -135,6 +138,16 @@ impl ApiLabeller {
         let todo: Vec<usize> = (0..batch.len())
             .filter(|&i| outcomes[i].is_none())
             .collect();
+        if self.settings.batch && !todo.is_empty() {
+            for (i, o) in self.label_via_batch(batch, &jobs, &todo)? {
+                to_claim.push(&jobs[i].key);
+                outcomes[i] = Some(o);
+            }
+            if let Some(cache) = &self.cache {
+                cache.claim(&to_claim)?;
+            }
+            return Ok(outcomes.into_iter().flatten().collect());
+        }
         let results: Mutex<Vec<Option<Result<LabelOutcome>>>> =
             Mutex::new((0..todo.len()).map(|_| None).collect());
         let next = AtomicUsize::new(0);
@@ -183,7 +196,7 @@ impl ApiLabeller {
                     ex,
                     charged,
                     format!(
-                        "budget: not sent, its worst case {:.6} exceeds what is left of al.budget ({left:.6})",
+                        "{BUDGET_NOTE_PREFIX} not sent, its worst case {:.6} exceeds what is left of al.budget ({left:.6})",
                         job.worst
                     ),
                 ));
@@ -257,7 +270,7 @@ impl ApiLabeller {
     }
 }
 
-fn no_label(ex: &Example, cost: f64, note: String) -> LabelOutcome {
+pub(crate) fn no_label(ex: &Example, cost: f64, note: String) -> LabelOutcome {
     LabelOutcome {
         id: ex.id.clone(),
         label: None,
@@ -267,7 +280,7 @@ fn no_label(ex: &Example, cost: f64, note: String) -> LabelOutcome {
 }
 
 /// The outcome of a response: `cost` of the reply plus `charged` for lost attempts.
-fn outcome(
+pub(crate) fn outcome(
     ex: &Example,
     reply: &Reply,
     cost: f64,

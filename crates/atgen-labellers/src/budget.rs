@@ -11,6 +11,10 @@
 
 use std::sync::{Mutex, PoisonError};
 
+/// How the note of an example left unlabeled by the budget starts: the
+/// engine may stop the run, and keep the example in the pool, on seeing it.
+pub const BUDGET_NOTE_PREFIX: &str = "budget:";
+
 /// Token prices in money per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Prices {

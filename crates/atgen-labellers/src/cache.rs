@@ -50,6 +50,12 @@ CREATE TABLE IF NOT EXISTS responses (
     cost REAL NOT NULL,
     claimed INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL DEFAULT (unixepoch())
+);
+CREATE TABLE IF NOT EXISTS pending_batches (
+    request_set TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL DEFAULT (unixepoch())
 );";
 
 impl ResponseCache {
@@ -156,6 +162,41 @@ impl ResponseCache {
             .map_err(|e| self.err(e))?;
         }
         tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// The id of a batch already submitted for exactly this set of requests.
+    pub fn pending_batch(&self, request_set: &str) -> Result<Option<String>> {
+        self.conn()
+            .query_row(
+                "SELECT batch_id FROM pending_batches WHERE request_set = ?1",
+                params![request_set],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Remembers a submitted batch, so a resumed run polls it instead of paying again.
+    pub fn save_pending_batch(&self, request_set: &str, provider: &str, id: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO pending_batches (request_set, provider, batch_id)
+                 VALUES (?1, ?2, ?3)",
+                params![request_set, provider, id],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Forgets a batch whose results were collected.
+    pub fn drop_pending_batch(&self, request_set: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "DELETE FROM pending_batches WHERE request_set = ?1",
+                params![request_set],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     /// Number of cached responses.

@@ -31,6 +31,13 @@ pub enum LabellerError {
         attempts: u32,
         last: String,
     },
+    /// A batch failed as a whole, or did not end in time.
+    #[error("{provider} batch {id}: {reason}")]
+    Batch {
+        provider: &'static str,
+        id: String,
+        reason: String,
+    },
     /// The SQLite response cache failed.
     #[error("response cache {}: {source}", path.display())]
     Cache {

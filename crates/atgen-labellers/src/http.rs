@@ -60,9 +60,22 @@ impl Transport {
         }
     }
 
-    /// Posts `body` to `url` once.
+    /// Posts the JSON `body` to `url` once.
     pub fn post(&self, url: &str, body: &str) -> Attempt {
-        let mut req = self.agent.post(url).set("content-type", "application/json");
+        self.send("POST", url, "application/json", body.as_bytes())
+    }
+
+    /// Gets `url` once.
+    pub fn get(&self, url: &str) -> Attempt {
+        self.send("GET", url, "", &[])
+    }
+
+    /// Sends one request with the provider's authentication headers.
+    pub fn send(&self, method: &str, url: &str, content_type: &str, body: &[u8]) -> Attempt {
+        let mut req = self.agent.request(method, url);
+        if !content_type.is_empty() {
+            req = req.set("content-type", content_type);
+        }
         match self.provider {
             Provider::Anthropic => {
                 req = req.set(anthropic::VERSION_HEADER, &self.anthropic_version);
@@ -77,8 +90,13 @@ impl Transport {
             }
         }
         let key = self.api_key.as_ref();
-        match req.send_string(body) {
-            Ok(resp) => match resp.into_string() {
+        let sent = if method == "GET" {
+            req.call()
+        } else {
+            req.send_bytes(body)
+        };
+        match sent {
+            Ok(resp) => match read_body(resp) {
                 Ok(text) => Attempt::Success(text),
                 Err(e) => Attempt::Retryable {
                     reason: redact(&format!("reading the response: {e}"), key),
@@ -128,6 +146,13 @@ impl Transport {
             }
         }
     }
+}
+
+/// The whole body (ureq's `into_string` stops at 10 MB; batch result files can be larger).
+fn read_body(resp: ureq::Response) -> std::io::Result<String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut resp.into_reader(), &mut text)?;
+    Ok(text)
 }
 
 /// `retry-after-ms` (OpenAI) or `Retry-After` in seconds; HTTP dates are ignored.

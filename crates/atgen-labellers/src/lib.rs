@@ -39,6 +39,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod api;
+mod batch;
 pub mod budget;
 pub mod cache;
 pub mod clean;
@@ -50,7 +51,7 @@ pub mod settings;
 pub mod wire;
 
 pub use api::{input_as_prompt, ApiLabeller, PromptFn};
-pub use budget::{Budget, Prices};
+pub use budget::{Budget, Prices, BUDGET_NOTE_PREFIX};
 pub use clean::clean_label;
 pub use error::{LabellerError, Result};
 pub use provider::ChatMessage;

@@ -80,6 +80,9 @@ struct Params {
     cache: bool,
     cache_path: Option<PathBuf>,
     batch: bool,
+    batch_discount: f64,
+    batch_poll_s: f64,
+    batch_max_wait_s: f64,
 }
 
 impl Default for Params {
@@ -104,6 +107,9 @@ impl Default for Params {
             cache: true,
             cache_path: None,
             batch: false,
+            batch_discount: 0.5,
+            batch_poll_s: 30.0,
+            batch_max_wait_s: 26.0 * 3600.0,
         }
     }
 }
@@ -134,6 +140,14 @@ pub struct ApiSettings {
     pub bytes_per_token: f64,
     /// Where the SQLite response cache lives (`None`: no cache).
     pub cache_path: Option<PathBuf>,
+    /// Send through the provider's batch API (OpenAI Batch, Anthropic Message Batches).
+    pub batch: bool,
+    /// Price reduction of batch requests (0.5: half price, both providers' discount).
+    pub batch_discount: f64,
+    /// Time between status polls of a batch.
+    pub batch_poll: Duration,
+    /// Give up waiting for a batch after this long (it keeps its id in the cache to resume).
+    pub batch_max_wait: Duration,
 }
 
 fn seconds(key: &str, v: f64) -> Result<Duration> {
@@ -165,11 +179,17 @@ impl ApiSettings {
         if !(p.bytes_per_token >= 1.0 && p.bytes_per_token.is_finite()) {
             return Err(LabellerError::parameter("bytes_per_token", "must be >= 1"));
         }
-        if p.batch {
-            return Err(LabellerError::Unsupported {
-                what: "labeller.parameters.batch=true (OpenAI Batch / Anthropic Message Batches)"
-                    .into(),
-            });
+        if !(0.0..1.0).contains(&p.batch_discount) {
+            return Err(LabellerError::parameter(
+                "batch_discount",
+                format!("must be in [0, 1), got {}", p.batch_discount),
+            ));
+        }
+        if p.batch && p.provider == Provider::OpenaiCompatible {
+            return Err(LabellerError::parameter(
+                "batch",
+                "batch APIs exist for provider openai and anthropic only",
+            ));
         }
         let base_url = p
             .base_url
@@ -184,11 +204,16 @@ impl ApiSettings {
                 format!("must start with http:// or https://, got `{base_url}`"),
             ));
         }
-        let api_key = cfg.api_key.clone().filter(|k| !k.is_empty()).or_else(|| {
-            env(p.provider.key_env())
-                .filter(|k| !k.is_empty())
-                .map(Secret::new)
-        });
+        // A resumed run reads its saved config, where the key was redacted to `***`.
+        let api_key = cfg
+            .api_key
+            .clone()
+            .filter(|k| !k.is_empty() && k.expose() != atgen_config::REDACTED)
+            .or_else(|| {
+                env(p.provider.key_env())
+                    .filter(|k| !k.is_empty())
+                    .map(Secret::new)
+            });
         if api_key.is_none() && p.provider != Provider::OpenaiCompatible {
             return Err(LabellerError::MissingApiKey {
                 provider: p.provider.name(),
@@ -229,6 +254,10 @@ impl ApiSettings {
             concurrency: p.concurrency,
             bytes_per_token: p.bytes_per_token,
             cache_path,
+            batch: p.batch,
+            batch_discount: p.batch_discount,
+            batch_poll: seconds("batch_poll_s", p.batch_poll_s)?,
+            batch_max_wait: seconds("batch_max_wait_s", p.batch_max_wait_s)?,
         })
     }
 }
@@ -262,6 +291,14 @@ mod tests {
         .unwrap();
         assert_eq!(s.api_key.as_ref().map(Secret::expose), Some("sk-ant"));
         assert_eq!(s.base_url, "https://api.anthropic.com/v1");
+        // The redacted placeholder of a saved config is no key: the environment's is used.
+        let s = ApiSettings::from_config(
+            &cfg("{model: m}", Some("***")),
+            |k| (k == "OPENAI_API_KEY").then(|| "sk-env".to_string()),
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.api_key.as_ref().map(Secret::expose), Some("sk-env"));
     }
 
     #[test]

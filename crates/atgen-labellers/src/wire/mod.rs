@@ -4,4 +4,6 @@
 //! fields are ignored so that additions on the provider side do not break us.
 
 pub mod anthropic;
+pub mod anthropic_batch;
 pub mod openai;
+pub mod openai_batch;

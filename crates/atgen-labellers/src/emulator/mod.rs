@@ -16,14 +16,17 @@
 //! `max_tokens`. Every request the server ran is recorded in [`Emulator::billed`],
 //! including those whose client gave up, as a real provider bills them.
 
-use crate::wire::{anthropic, openai};
-use std::collections::VecDeque;
+use crate::wire::anthropic;
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+mod batch;
+mod chat;
 
 /// A failure to inject into the next request.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +48,7 @@ pub enum Fault {
 /// A request the emulator received.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recorded {
+    pub method: String,
     pub path: String,
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
@@ -64,15 +68,21 @@ impl Recorded {
 /// Turns the last user message into the answer.
 pub type Responder = Arc<dyn Fn(&str) -> String + Send + Sync>;
 
-struct Shared {
+pub(super) struct Shared {
+    addr: SocketAddr,
     faults: Mutex<VecDeque<Fault>>,
     requests: Mutex<Vec<Recorded>>,
     billed: Mutex<Vec<(u64, u64)>>,
+    billed_batch: Mutex<Vec<(u64, u64)>>,
     key: Mutex<Option<String>>,
     responder: Mutex<Responder>,
+    files: Mutex<HashMap<String, String>>,
+    batches: Mutex<HashMap<String, batch::BatchState>>,
+    expire_last: Mutex<usize>,
+    next_id: std::sync::atomic::AtomicU64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -91,10 +101,16 @@ impl Emulator {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
+            addr,
             faults: Mutex::new(VecDeque::new()),
             requests: Mutex::new(Vec::new()),
             billed: Mutex::new(Vec::new()),
+            billed_batch: Mutex::new(Vec::new()),
             key: Mutex::new(None),
+            files: Mutex::new(HashMap::new()),
+            batches: Mutex::new(HashMap::new()),
+            expire_last: Mutex::new(0),
+            next_id: std::sync::atomic::AtomicU64::new(1),
             responder: Mutex::new(Arc::new(|q: &str| {
                 format!("<think>emulated reasoning</think>\nEMU {q}")
             })),
@@ -159,6 +175,16 @@ impl Emulator {
     pub fn billed(&self) -> Vec<(u64, u64)> {
         lock(&self.shared.billed).clone()
     }
+
+    /// The same for requests run inside batches (billed at the batch discount).
+    pub fn billed_batch(&self) -> Vec<(u64, u64)> {
+        lock(&self.shared.billed_batch).clone()
+    }
+
+    /// Batches created from now on end with their last `n` requests expired.
+    pub fn expire_last(&self, n: usize) {
+        *lock(&self.shared.expire_last) = n;
+    }
 }
 
 impl Drop for Emulator {
@@ -176,6 +202,7 @@ fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let method = line.split_whitespace().next().unwrap_or("").to_string();
     let mut headers = Vec::new();
     loop {
         let mut h = String::new();
@@ -194,6 +221,7 @@ fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let mut body = vec![0u8; len];
     reader.read_exact(&mut body)?;
     let req = Recorded {
+        method,
         path,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
@@ -203,13 +231,13 @@ fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     write_response(stream, reply)
 }
 
-struct Reply {
+pub(super) struct Reply {
     status: u16,
     headers: Vec<(String, String)>,
     body: String,
 }
 
-fn json_reply(status: u16, body: String) -> Reply {
+pub(super) fn json_reply(status: u16, body: String) -> Reply {
     Reply {
         status,
         headers: Vec::new(),
@@ -241,12 +269,12 @@ fn write_response(mut stream: TcpStream, r: Reply) -> std::io::Result<()> {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Api {
+pub(super) enum Api {
     OpenAi,
     Anthropic,
 }
 
-fn error_body(api: Api, kind: &str, message: &str) -> String {
+pub(super) fn error_body(api: Api, kind: &str, message: &str) -> String {
     let v = match api {
         Api::OpenAi => {
             serde_json::json!({"error": {"message": message, "type": kind, "param": null, "code": kind}})
@@ -258,20 +286,12 @@ fn error_body(api: Api, kind: &str, message: &str) -> String {
     v.to_string()
 }
 
-fn tokens(text: &str) -> u64 {
-    text.chars().count().div_ceil(4) as u64 + 3
-}
-
 fn respond(req: &Recorded, shared: &Shared) -> Reply {
-    let api = match req.path.as_str() {
-        "/v1/chat/completions" => Api::OpenAi,
-        "/v1/messages" => Api::Anthropic,
-        other => {
-            return json_reply(
-                404,
-                error_body(Api::OpenAi, "not_found", &format!("no route {other}")),
-            )
-        }
+    let path = req.path.as_str();
+    let api = if path.starts_with("/v1/messages") {
+        Api::Anthropic
+    } else {
+        Api::OpenAi
     };
     if let Some(key) = lock(&shared.key).clone() {
         let given = match api {
@@ -296,118 +316,18 @@ fn respond(req: &Recorded, shared: &Shared) -> Reply {
             ),
         );
     }
-    // Parse and bill before any fault, as a provider that ran the request would.
-    let parsed = match api {
-        Api::OpenAi => serde_json::from_str::<openai::ChatCompletionRequest>(&req.body)
-            .map(|r| {
-                let cap = r.max_completion_tokens.or(r.max_tokens).unwrap_or(4096);
-                let prompt: u64 = r.messages.iter().map(|m| tokens(&m.content)).sum();
-                let last = r
-                    .messages
-                    .iter()
-                    .rev()
-                    .find(|m| m.role == "user")
-                    .map(|m| m.content.clone());
-                (r.model, prompt, cap, last)
-            })
-            .map_err(|e| e.to_string()),
-        Api::Anthropic => serde_json::from_str::<anthropic::MessagesRequest>(&req.body)
-            .map(|r| {
-                let prompt: u64 = r.messages.iter().map(|m| tokens(&m.content)).sum::<u64>()
-                    + r.system.as_deref().map_or(0, tokens);
-                let last = r
-                    .messages
-                    .iter()
-                    .rev()
-                    .find(|m| m.role == "user")
-                    .map(|m| m.content.clone());
-                (r.model, prompt, r.max_tokens, last)
-            })
-            .map_err(|e| e.to_string()),
-    };
-    let (model, prompt_tokens, cap, last) = match parsed {
-        Ok(p) => p,
-        Err(e) => return json_reply(400, error_body(api, "invalid_request_error", &e)),
-    };
-    let Some(last) = last else {
-        return json_reply(
-            400,
-            error_body(api, "invalid_request_error", "no user message"),
-        );
-    };
-    let fault = lock(&shared.faults).pop_front();
-    match fault {
-        Some(Fault::RateLimit { retry_after_s }) => {
-            let mut r = json_reply(
-                429,
-                error_body(api, "rate_limit_error", "Rate limit reached"),
-            );
-            r.headers
-                .push(("retry-after".into(), retry_after_s.to_string()));
-            return r;
-        }
-        Some(Fault::ServerError) => {
-            return json_reply(500, error_body(api, "api_error", "The server had an error"))
-        }
-        Some(Fault::BadRequest) => {
-            return json_reply(
-                400,
-                error_body(api, "invalid_request_error", "prompt is too long"),
+    match (req.method.as_str(), path) {
+        ("POST", "/v1/chat/completions") => chat::complete(Api::OpenAi, &req.body, shared, false),
+        ("POST", "/v1/messages") => chat::complete(Api::Anthropic, &req.body, shared, false),
+        _ => batch::route(req, shared).unwrap_or_else(|| {
+            json_reply(
+                404,
+                error_body(
+                    api,
+                    "not_found_error",
+                    &format!("no route {} {path}", req.method),
+                ),
             )
-        }
-        Some(Fault::Slow(d)) => std::thread::sleep(d),
-        Some(Fault::Malformed | Fault::Pass) | None => {}
-    }
-    let full = (lock(&shared.responder).clone())(&last);
-    let words: Vec<&str> = full.split_whitespace().collect();
-    let truncated = words.len() as u64 > u64::from(cap);
-    let answer = if truncated {
-        words[..cap as usize].join(" ")
-    } else {
-        full.clone()
-    };
-    let completion_tokens = (words.len() as u64).min(u64::from(cap));
-    lock(&shared.billed).push((prompt_tokens, completion_tokens));
-    if fault == Some(Fault::Malformed) {
-        return json_reply(200, "{\"id\": \"chatcmpl-emu\", \"choices\": [".into());
-    }
-    let body = match api {
-        Api::OpenAi => serde_json::to_string(&openai::ChatCompletionResponse {
-            id: "chatcmpl-emu".into(),
-            object: "chat.completion".into(),
-            created: 1_700_000_000,
-            model,
-            choices: vec![openai::Choice {
-                index: 0,
-                message: openai::ResponseMessage {
-                    role: "assistant".into(),
-                    content: Some(answer),
-                    refusal: None,
-                    reasoning_content: None,
-                },
-                finish_reason: Some(if truncated { "length" } else { "stop" }.into()),
-            }],
-            usage: Some(openai::Usage {
-                prompt_tokens,
-                completion_tokens,
-                total_tokens: prompt_tokens + completion_tokens,
-            }),
         }),
-        Api::Anthropic => serde_json::to_string(&anthropic::MessagesResponse {
-            id: "msg_emu".into(),
-            kind: "message".into(),
-            role: "assistant".into(),
-            model,
-            content: vec![anthropic::ContentBlock::Text { text: answer }],
-            stop_reason: Some(if truncated { "max_tokens" } else { "end_turn" }.into()),
-            stop_sequence: None,
-            usage: anthropic::Usage {
-                input_tokens: prompt_tokens,
-                output_tokens: completion_tokens,
-                cache_creation_input_tokens: Some(0),
-                cache_read_input_tokens: Some(0),
-            },
-        }),
-    };
-    json_reply(200, body.unwrap_or_default())
+    }
 }
