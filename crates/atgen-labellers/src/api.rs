@@ -168,7 +168,7 @@ impl ApiLabeller {
             // Unreported costs stay unclaimed in the cache: the session that
             // reuses those responses reports them.
             let o = r.unwrap_or_else(|| {
-                Err(LabellerError::Unsupported {
+                Err(LabellerError::Internal {
                     what: "a worker thread that did not finish".into(),
                 })
             })?;

@@ -44,7 +44,7 @@ impl ApiLabeller {
         let mut sent: Vec<(usize, Reservation)> = Vec::new();
         for &i in todo {
             let worst = jobs[i].worst * scale;
-            match self.budget.reserve(worst) {
+            match self.budget.try_reserve(worst) {
                 Some(r) => sent.push((i, r)),
                 None => out.push((
                     i,
@@ -238,7 +238,7 @@ impl ApiLabeller {
                 for &i in ids {
                     let body: openai::ChatCompletionRequest =
                         serde_json::from_str(&jobs[i].prepared.body).map_err(|e| {
-                            LabellerError::Unsupported {
+                            LabellerError::Internal {
                                 what: format!("re-reading a prepared request: {e}"),
                             }
                         })?;
@@ -331,7 +331,7 @@ impl ApiLabeller {
                 let mut requests = Vec::new();
                 for &i in ids {
                     let params = serde_json::from_str(&jobs[i].prepared.body).map_err(|e| {
-                        LabellerError::Unsupported {
+                        LabellerError::Internal {
                             what: format!("re-reading a prepared request: {e}"),
                         }
                     })?;

@@ -9,7 +9,7 @@
 //! [`estimate_prompt_tokens`]) and no more output tokens than `max_tokens`,
 //! which the APIs guarantee.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 /// How the note of an example left unlabeled by the budget starts: the
 /// engine may stop the run, and keep the example in the pool, on seeing it.
@@ -61,6 +61,7 @@ pub fn estimate_prompt_tokens<'a>(
 struct Ledger {
     spent: f64,
     reserved: f64,
+    in_flight: usize,
 }
 
 /// Money spent and reserved against an optional limit; shared by worker threads.
@@ -68,6 +69,7 @@ struct Ledger {
 pub struct Budget {
     limit: Option<f64>,
     ledger: Mutex<Ledger>,
+    settled: Condvar,
 }
 
 /// Money set aside for one request in flight; give it back with [`Budget::settle`].
@@ -85,7 +87,9 @@ impl Budget {
             ledger: Mutex::new(Ledger {
                 spent: spent.max(0.0),
                 reserved: 0.0,
+                in_flight: 0,
             }),
+            settled: Condvar::new(),
         }
     }
 
@@ -104,24 +108,51 @@ impl Budget {
         self.limit.map(|b| (b - l.spent - l.reserved).max(0.0))
     }
 
-    /// Reserves `worst` when it fits in what is left. A relative slack of 1e-9
-    /// keeps floating-point sums of the settled costs, in any order, under the limit.
-    pub fn reserve(&self, worst: f64) -> Option<Reservation> {
+    fn fits(&self, l: &Ledger, worst: f64) -> bool {
+        // A relative slack of 1e-9 keeps floating-point sums of the settled
+        // costs, in any order, under the limit.
+        self.limit
+            .is_none_or(|limit| l.spent + l.reserved + worst <= limit * (1.0 - 1e-9))
+    }
+
+    /// Reserves `worst` when it fits in what is left now; `None` otherwise.
+    pub fn try_reserve(&self, worst: f64) -> Option<Reservation> {
         let mut l = self.ledger();
-        if let Some(limit) = self.limit {
-            if l.spent + l.reserved + worst > limit * (1.0 - 1e-9) {
-                return None;
-            }
+        if !self.fits(&l, worst) {
+            return None;
         }
         l.reserved += worst;
+        l.in_flight += 1;
         Some(Reservation { amount: worst })
+    }
+
+    /// Reserves `worst`, waiting while requests in flight may give money
+    /// back (their actual cost is usually below their worst case); `None`
+    /// once nothing is in flight and it still does not fit. Call it holding
+    /// no other reservation, or it may wait for itself.
+    pub fn reserve(&self, worst: f64) -> Option<Reservation> {
+        let mut l = self.ledger();
+        loop {
+            if self.fits(&l, worst) {
+                l.reserved += worst;
+                l.in_flight += 1;
+                return Some(Reservation { amount: worst });
+            }
+            if l.in_flight == 0 {
+                return None;
+            }
+            l = self.settled.wait(l).unwrap_or_else(PoisonError::into_inner);
+        }
     }
 
     /// Replaces a reservation by the money actually spent (0 when the request was not billed).
     pub fn settle(&self, r: Reservation, actual: f64) {
         let mut l = self.ledger();
         l.reserved = (l.reserved - r.amount).max(0.0);
+        l.in_flight = l.in_flight.saturating_sub(1);
         l.spent += actual;
+        drop(l);
+        self.settled.notify_all();
     }
 
     /// Records money spent outside a reservation (a response paid in an earlier session).
@@ -149,11 +180,26 @@ mod tests {
     fn a_request_that_could_cross_the_budget_is_refused() {
         let b = Budget::new(Some(1.0), 0.25);
         let r = b.reserve(0.5).expect("fits");
-        assert!(b.reserve(0.5).is_none(), "0.25 + 0.5 + 0.5 > 1");
+        assert!(b.try_reserve(0.5).is_none(), "0.25 + 0.5 + 0.5 > 1");
         b.settle(r, 0.1);
         assert!((b.spent() - 0.35).abs() < 1e-12);
         assert!(b.reserve(0.6).is_some());
         assert!(Budget::new(None, 0.0).reserve(1e9).is_some());
+    }
+
+    #[test]
+    fn a_waiting_request_goes_once_those_in_flight_cost_less_than_reserved() {
+        let b = std::sync::Arc::new(Budget::new(Some(1.0), 0.0));
+        let r = b.reserve(0.6).expect("fits");
+        let waiter = {
+            let b = b.clone();
+            std::thread::spawn(move || b.reserve(0.6).map(|r| b.settle(r, 0.0)).is_some())
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        b.settle(r, 0.3);
+        assert!(waiter.join().unwrap(), "0.3 spent + 0.6 fits in 1.0");
+        // Nothing in flight and no room: refused at once.
+        assert!(b.reserve(0.8).is_none());
     }
 
     #[test]

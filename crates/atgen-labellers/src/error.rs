@@ -45,9 +45,9 @@ pub enum LabellerError {
         #[source]
         source: rusqlite::Error,
     },
-    /// A feature that is configured but not built yet.
-    #[error("{what} is not implemented yet")]
-    Unsupported { what: String },
+    /// A broken invariant inside the labeller (a bug to report).
+    #[error("internal error: {what}")]
+    Internal { what: String },
     /// Building a prompt for an example failed.
     #[error("prompt of example `{id}`: {reason}")]
     Prompt { id: String, reason: String },

@@ -4,8 +4,9 @@
 //!
 //! ```text
 //! atgen-engine ──► ApiLabeller (Labeller) ──► provider::prepare ──► http::Transport ──► server
-//!                     │  budget::Budget (hard limit)        ▲ wire::{openai, anthropic}
-//!                     │  cache::ResponseCache (SQLite)       │
+//!                     │  budget::Budget (hard limit)        ▲ wire::{openai, anthropic,
+//!                     │  cache::ResponseCache (SQLite)       │       openai_batch, anthropic_batch}
+//!                     │  batch (parameters.batch=true) ──────┘
 //!                     └─ clean::clean_label ◄── provider::parse
 //! ```
 //!
@@ -18,7 +19,9 @@
 //! case is reserved against `al.budget`, and a request that could cross it
 //! is not sent (the example comes back unlabeled with a note). Responses are
 //! cached in SQLite, keyed by the exact request, so a resumed or repeated
-//! run never pays twice. [`emulator`] serves both APIs in-process for tests.
+//! run never pays twice. With `batch: true` requests go through OpenAI's
+//! Batch API or Anthropic's Message Batches at half price (`batch_discount`).
+//! [`emulator`] serves both APIs, batches included, in-process for tests.
 //!
 //! ```
 //! use atgen_labellers::emulator::Emulator;
