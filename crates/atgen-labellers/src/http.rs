@@ -20,9 +20,10 @@ pub enum Attempt {
         /// broke or timed out after it was sent.
         maybe_billed: bool,
     },
-    /// The server refused this request (400, 413, 422): another example may still work.
+    /// The server refused this request's prompt (413, or a 400 about the prompt):
+    /// another example may still work.
     Rejected { status: u16, message: String },
-    /// The server refused the configuration (401, 403, 404, ...), or the URL is unusable.
+    /// The server refused the configuration (other 4xx: key, model, parameters), or the URL is unusable.
     Fatal {
         status: Option<u16>,
         message: String,
@@ -114,7 +115,8 @@ impl Transport {
                         retry_after,
                         maybe_billed: false,
                     },
-                    400 | 413 | 422 => Attempt::Rejected { status, message },
+                    413 => Attempt::Rejected { status, message },
+                    400 if is_about_the_prompt(&message) => Attempt::Rejected { status, message },
                     _ => Attempt::Fatal {
                         status: Some(status),
                         message,
@@ -146,6 +148,27 @@ impl Transport {
             }
         }
     }
+}
+
+/// Whether a 400 is about this example's prompt (too long, filtered), so
+/// other examples may still work. Any other 400 (an unsupported parameter,
+/// an unknown model) is the configuration's fault and stops the run, rather
+/// than leaving every example unlabeled.
+pub fn is_about_the_prompt(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "too long",
+        "context length",
+        "context_length",
+        "maximum context",
+        "content filter",
+        "content_filter",
+        "content management policy",
+        "content policy",
+        "invalid_prompt",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
 }
 
 /// The whole body (ureq's `into_string` stops at 10 MB; batch result files can be larger).
@@ -209,6 +232,20 @@ mod tests {
             backoff(0, ra, b, m, Duration::from_secs(2)),
             Duration::from_secs(2)
         );
+    }
+
+    #[test]
+    fn only_prompt_errors_spare_the_other_examples() {
+        assert!(is_about_the_prompt(
+            "prompt is too long: 210000 tokens > 200000 maximum"
+        ));
+        assert!(is_about_the_prompt(
+            "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens"
+        ));
+        assert!(!is_about_the_prompt(
+            "Unsupported value: 'temperature' does not support 0.0 with this model."
+        ));
+        assert!(!is_about_the_prompt("The model `gpt-9` does not exist"));
     }
 
     #[test]

@@ -62,6 +62,16 @@ pub(super) fn complete(api: Api, body: &str, shared: &Shared, batch: bool) -> Re
         Some(Fault::ServerError) => {
             return json_reply(500, error_body(api, "api_error", "The server had an error"))
         }
+        Some(Fault::BadParameter) => {
+            return json_reply(
+                400,
+                error_body(
+                    api,
+                    "invalid_request_error",
+                    "Unsupported value: 'temperature' does not support 0.0 with this model.",
+                ),
+            )
+        }
         Some(Fault::BadRequest) => {
             return json_reply(
                 400,

@@ -39,8 +39,10 @@ pub enum Fault {
     Slow(Duration),
     /// 200 with a truncated JSON body (billed).
     Malformed,
-    /// 400 with an error body.
+    /// 400 "prompt is too long": this example's fault.
     BadRequest,
+    /// 400 about an unsupported parameter: the configuration's fault.
+    BadParameter,
     /// Served normally; lets a test aim the faults queued after it.
     Pass,
 }

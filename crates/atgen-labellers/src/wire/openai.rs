@@ -94,8 +94,9 @@ pub struct ErrorDetail {
     pub kind: Option<String>,
     #[serde(default)]
     pub param: Option<String>,
+    /// A string at OpenAI (`rate_limit_exceeded`); a number at some compatible servers (vLLM).
     #[serde(default)]
-    pub code: Option<String>,
+    pub code: Option<serde_json::Value>,
 }
 
 #[cfg(test)]

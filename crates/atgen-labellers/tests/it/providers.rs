@@ -104,3 +104,17 @@ fn a_rejected_request_leaves_only_that_example_unlabeled() {
         "openai uses max_completion_tokens"
     );
 }
+
+#[test]
+fn a_400_about_a_parameter_stops_instead_of_dropping_every_example() {
+    let emu = Emulator::start().unwrap();
+    let l = labeller(&config(&emu, "openai", "", Some("k")), None);
+    emu.push_fault(atgen_labellers::emulator::Fault::BadParameter);
+    let e = l.label_batch(&examples(1)).unwrap_err();
+    assert!(
+        matches!(e, atgen_labellers::LabellerError::Http { status: 400, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("temperature"), "{e}");
+    assert_eq!(emu.requests().len(), 1, "not retried");
+}
