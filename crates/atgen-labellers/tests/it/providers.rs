@@ -118,3 +118,25 @@ fn a_400_about_a_parameter_stops_instead_of_dropping_every_example() {
     assert!(e.to_string().contains("temperature"), "{e}");
     assert_eq!(emu.requests().len(), 1, "not retried");
 }
+
+#[test]
+fn requests_run_in_parallel_up_to_the_concurrency() {
+    let emu = Emulator::start().unwrap();
+    let l = labeller(
+        &config(&emu, "openai_compatible", "concurrency: 4", None),
+        None,
+    );
+    for _ in 0..4 {
+        emu.push_fault(atgen_labellers::emulator::Fault::Slow(
+            std::time::Duration::from_millis(400),
+        ));
+    }
+    let t = std::time::Instant::now();
+    let out = l.label_batch(&examples(4)).unwrap();
+    assert!(out.iter().all(|o| o.label.is_some()));
+    assert!(
+        t.elapsed() < std::time::Duration::from_millis(1200),
+        "4 slow requests took {:?}: not parallel",
+        t.elapsed()
+    );
+}
