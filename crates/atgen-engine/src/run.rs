@@ -111,24 +111,53 @@ struct Parts {
     encoder: Option<BertEmbedder>,
 }
 
-fn build(cfg: &Config, opts: &RunOptions) -> Result<Parts> {
+/// `spent`: money the run already spent (its recorded cost when resuming), for the labeller's hard budget.
+fn build(cfg: &Config, opts: &RunOptions, spent: f64) -> Result<Parts> {
     let sc = strategy_config(cfg)?;
     let mut specs = cfg.evaluation.metrics.clone();
     specs.extend(cfg.evaluation.additional_metrics.iter().cloned());
     let metrics = build_metrics(&specs)?;
-    let labeller: Box<dyn Labeller> = match cfg.labeller.kind {
-        LabellerKind::Golden => Box::new(GoldenLabeller),
-        other => {
-            return Err(EngineError::Invalid(format!(
-                "labeller.type={other:?} is not available in this build yet; use labeller=golden"
-            )))
-        }
-    };
+    if !matches!(
+        cfg.labeller.kind,
+        LabellerKind::Golden | LabellerKind::ApiLlm
+    ) {
+        return Err(EngineError::Invalid(format!(
+            "labeller.type={:?} is not available in this build yet; use labeller=golden or labeller=api_llm",
+            cfg.labeller.kind
+        )));
+    }
     let ctx = LoadContext {
         base_dir: opts.base_dir.clone(),
         ..LoadContext::default()
     };
     let data = load_dataset_with(&cfg.data, &ctx)?;
+    let labeller: Box<dyn Labeller> = match cfg.labeller.kind {
+        LabellerKind::ApiLlm => {
+            // The LLM sees the dataset's prompt (system prompt, demonstrations, template).
+            let prompt = data.prompt.clone();
+            let to_messages: atgen_labellers::PromptFn = Box::new(move |ex: &Example| {
+                prompt
+                    .messages(ex)
+                    .map(|ms| {
+                        ms.into_iter()
+                            .map(|m| atgen_labellers::ChatMessage::new(m.role, m.content))
+                            .collect()
+                    })
+                    .map_err(|e| e.to_string())
+            });
+            Box::new(
+                atgen_labellers::build_api_labeller(
+                    &cfg.labeller,
+                    cfg.al.budget,
+                    spent,
+                    Some(&opts.base_dir.join(&cfg.output_dir)),
+                    to_messages,
+                )
+                .map_err(|e| EngineError::Core(e.into()))?,
+            )
+        }
+        _ => Box::new(GoldenLabeller),
+    };
     if data.report.skipped_total() > 0 {
         eprintln!(
             "data: skipped {} bad rows (data.skip_bad_rows)",
@@ -229,7 +258,7 @@ fn write_curve(dir: &RunDir, curve: &[RoundMetrics]) -> Result<()> {
 /// Starts a new run of `cfg`.
 pub fn run(cfg: &Config, opts: &RunOptions) -> Result<RunSummary> {
     cfg.validate()?;
-    let parts = build(cfg, opts)?;
+    let parts = build(cfg, opts, 0.0)?;
     let dir = RunDir::create(&opts.base_dir.join(&cfg.output_dir), &cfg.name)?;
     dir.write_atomic(
         &dir.root().join("config.yaml"),
@@ -253,7 +282,11 @@ pub fn resume(
             atgen_config::from_yaml_str(&fs_err::read_to_string(dir.root().join("config.yaml"))?)?
         }
     };
-    let parts = build(&cfg, opts)?;
+    let spent = dir
+        .read_json::<RunRecord>(&dir.root().join("run.json"))
+        .map(|r| r.cost)
+        .unwrap_or(0.0);
+    let parts = build(&cfg, opts, spent)?;
     eprintln!("resuming {}", dir.root().display());
     drive(&cfg, parts, dir, opts)
 }

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `atgen` binary on tiny data and a tiny model.
 
+mod api_labeller;
 mod model_commands;
 mod run;
 mod support;

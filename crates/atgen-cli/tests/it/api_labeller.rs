@@ -1,0 +1,191 @@
+//! `labeller=api_llm` end to end, against the in-process OpenAI API emulator.
+
+use crate::support::*;
+use atgen_labellers::emulator::Emulator;
+use std::path::Path;
+
+/// The emulator answers the toy task correctly: `Reverse: a b c =>` gives `c b a`.
+fn reversing_emulator() -> Emulator {
+    let emu = Emulator::start().unwrap_or_else(|e| panic!("emulator: {e}"));
+    emu.set_responder(|q| {
+        let words: Vec<&str> = q
+            .trim_start_matches("Reverse:")
+            .trim_end_matches("=>")
+            .split_whitespace()
+            .rev()
+            .collect();
+        format!("<think>reverse the letters</think>\n{}", words.join(" "))
+    });
+    emu
+}
+
+fn api_args(emu: &Emulator, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = vec![
+        "labeller=api_llm".into(),
+        "labeller.parameters.provider=openai_compatible".into(),
+        format!("labeller.parameters.base_url={}", emu.base_url()),
+        "labeller.parameters.model=emu-1".into(),
+        "labeller.parameters.max_tokens=8".into(),
+        "labeller.price.input_per_1m=1000".into(),
+        "labeller.price.output_per_1m=2000".into(),
+    ];
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn run_api(ws: &Workspace, emu: &Emulator, extra: &[&str]) -> std::process::Output {
+    let mut args = ws.run_args(&[]);
+    args.extend(api_args(emu, extra));
+    atgen()
+        .current_dir(ws.path())
+        .args(&args)
+        .env_remove("OPENAI_API_KEY")
+        .output()
+        .unwrap_or_else(|e| panic!("spawning atgen: {e}"))
+}
+
+/// `(id, label, cost, note)` of every labeled.jsonl row of a run.
+fn label_rows(run: &Path) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for round in 0..10 {
+        let p = run.join(format!("iter_{round:03}")).join("labeled.jsonl");
+        if let Ok(t) = std::fs::read_to_string(&p) {
+            out.extend(
+                t.lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_default()),
+            );
+        }
+    }
+    out
+}
+
+fn billed(emu: &Emulator) -> f64 {
+    emu.billed()
+        .iter()
+        .map(|(i, o)| (*i as f64 * 1000.0 + *o as f64 * 2000.0) / 1e6)
+        .sum()
+}
+
+#[test]
+fn api_llm_labels_come_from_the_emulator_and_their_cost_is_recorded() -> TestResult {
+    let ws = Workspace::new()?;
+    let emu = reversing_emulator();
+    let o = run_api(&ws, &emu, &["name=api"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = &ws.run_dirs("api")[0];
+    let record = read_json(&run.join("run.json"));
+    assert_eq!(record["status"], "completed");
+    assert_eq!(record["n_labeled"], 12);
+    let rows = label_rows(run);
+    assert_eq!(rows.len(), 12);
+    assert_eq!(emu.requests().len(), 12, "one request per label");
+    let pool = std::fs::read_to_string(ws.path().join("pool.jsonl"))?;
+    for row in &rows {
+        let id = row["id"].as_str().unwrap_or_default();
+        let gold = pool
+            .lines()
+            .find(|l| l.contains(&format!("\"{id}\"")))
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| v["label"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_default();
+        assert_eq!(row["label"].as_str(), Some(gold.as_str()), "{row}");
+        assert!(row["cost"].as_f64().unwrap_or_default() > 0.0, "{row}");
+    }
+    let cost = record["cost"].as_f64().unwrap_or_default();
+    let sum: f64 = rows
+        .iter()
+        .map(|r| r["cost"].as_f64().unwrap_or_default())
+        .sum();
+    assert!((cost - sum).abs() < 1e-9, "run.json {cost} vs labels {sum}");
+    assert!(
+        (cost - billed(&emu)).abs() < 1e-9,
+        "recorded {cost} vs billed"
+    );
+    // The prompt is the dataset's template.
+    let body: serde_json::Value = serde_json::from_str(&emu.requests()[0].body)?;
+    assert!(body["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("Reverse: "));
+    // A second run in the same output dir reuses the cached responses for free.
+    let o = run_api(&ws, &emu, &["name=api2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let again = read_json(&ws.run_dirs("api2")[0].join("run.json"));
+    assert_eq!(again["cost"].as_f64(), Some(0.0));
+    assert_eq!(emu.requests().len(), 12, "nothing paid twice");
+    Ok(())
+}
+
+#[test]
+fn api_llm_never_spends_more_than_al_budget() -> TestResult {
+    let ws = Workspace::new()?;
+    let emu = reversing_emulator();
+    let o = run_api(&ws, &emu, &["name=budget", "al.budget=0.2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = &ws.run_dirs("budget")[0];
+    let cost = read_json(&run.join("run.json"))["cost"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    assert!(cost <= 0.2, "recorded {cost}");
+    assert!(billed(&emu) <= 0.2, "billed {}", billed(&emu));
+    let rows = label_rows(run);
+    assert!(
+        rows.iter().any(|r| r["label"].is_string()),
+        "some labels fit"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r["note"].as_str().is_some_and(|n| n.starts_with("budget"))),
+        "the budget bound: {rows:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn api_llm_without_a_key_for_openai_names_the_variable() -> TestResult {
+    let ws = Workspace::new()?;
+    let mut args = ws.run_args(&["labeller=api_llm", "name=nokey"]);
+    args.push("labeller.parameters.model=gpt-4o-mini".into());
+    let o = atgen()
+        .current_dir(ws.path())
+        .args(&args)
+        .env_remove("OPENAI_API_KEY")
+        .output()?;
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("OPENAI_API_KEY"), "{}", stderr(&o));
+    Ok(())
+}
+
+#[test]
+fn a_resumed_run_keeps_within_the_budget_it_already_spent() -> TestResult {
+    let ws = Workspace::new()?;
+    let emu = reversing_emulator();
+    // Round 0 spends most of the budget; a resumed session that forgot it would overspend.
+    let mut args = ws.run_args(&["name=resumed", "al.budget=0.2", "al.init_query_size=8"]);
+    args.extend(api_args(&emu, &[]));
+    let o = atgen()
+        .current_dir(ws.path())
+        .args(&args)
+        .env_remove("OPENAI_API_KEY")
+        .env("ATGEN_CRASH_AFTER", "0:label")
+        .output()?;
+    assert!(!o.status.success(), "the crash hook must abort");
+    let run = ws.run_dirs("resumed")[0].clone();
+    let before = read_json(&run.join("run.json"))["cost"]
+        .as_f64()
+        .unwrap_or_default();
+    assert!(before > 0.12, "round 0 spent {before}");
+    let o = atgen()
+        .current_dir(ws.path())
+        .args(["run", "--resume", run.to_str().unwrap_or_default()])
+        .env_remove("OPENAI_API_KEY")
+        .output()?;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cost = read_json(&run.join("run.json"))["cost"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    assert!(cost <= 0.2, "recorded {cost} over both sessions");
+    assert!(billed(&emu) <= 0.2, "billed {}", billed(&emu));
+    Ok(())
+}

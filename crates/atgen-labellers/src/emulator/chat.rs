@@ -1,0 +1,141 @@
+//! One chat request: parse, inject the queued fault, answer, bill.
+
+use super::{error_body, json_reply, lock, Api, Fault, Reply, Shared};
+use crate::wire::{anthropic, openai};
+
+fn tokens(text: &str) -> u64 {
+    text.chars().count().div_ceil(4) as u64 + 3
+}
+
+/// Answers one request body of `api`; `batch` bills it as a batch request.
+pub(super) fn complete(api: Api, body: &str, shared: &Shared, batch: bool) -> Reply {
+    // Parse and bill before any fault, as a provider that ran the request would.
+    let parsed = match api {
+        Api::OpenAi => serde_json::from_str::<openai::ChatCompletionRequest>(body)
+            .map(|r| {
+                let cap = r.max_completion_tokens.or(r.max_tokens).unwrap_or(4096);
+                let prompt: u64 = r.messages.iter().map(|m| tokens(&m.content)).sum();
+                let last = r
+                    .messages
+                    .iter()
+                    .rev()
+                    .find(|m| m.role == "user")
+                    .map(|m| m.content.clone());
+                (r.model, prompt, cap, last)
+            })
+            .map_err(|e| e.to_string()),
+        Api::Anthropic => serde_json::from_str::<anthropic::MessagesRequest>(body)
+            .map(|r| {
+                let prompt: u64 = r.messages.iter().map(|m| tokens(&m.content)).sum::<u64>()
+                    + r.system.as_deref().map_or(0, tokens);
+                let last = r
+                    .messages
+                    .iter()
+                    .rev()
+                    .find(|m| m.role == "user")
+                    .map(|m| m.content.clone());
+                (r.model, prompt, r.max_tokens, last)
+            })
+            .map_err(|e| e.to_string()),
+    };
+    let (model, prompt_tokens, cap, last) = match parsed {
+        Ok(p) => p,
+        Err(e) => return json_reply(400, error_body(api, "invalid_request_error", &e)),
+    };
+    let Some(last) = last else {
+        return json_reply(
+            400,
+            error_body(api, "invalid_request_error", "no user message"),
+        );
+    };
+    let fault = lock(&shared.faults).pop_front();
+    match fault {
+        Some(Fault::RateLimit { retry_after_s }) => {
+            let mut r = json_reply(
+                429,
+                error_body(api, "rate_limit_error", "Rate limit reached"),
+            );
+            r.headers
+                .push(("retry-after".into(), retry_after_s.to_string()));
+            return r;
+        }
+        Some(Fault::ServerError) => {
+            return json_reply(500, error_body(api, "api_error", "The server had an error"))
+        }
+        Some(Fault::BadParameter) => {
+            return json_reply(
+                400,
+                error_body(
+                    api,
+                    "invalid_request_error",
+                    "Unsupported value: 'temperature' does not support 0.0 with this model.",
+                ),
+            )
+        }
+        Some(Fault::BadRequest) => {
+            return json_reply(
+                400,
+                error_body(api, "invalid_request_error", "prompt is too long"),
+            )
+        }
+        Some(Fault::Slow(d)) => std::thread::sleep(d),
+        Some(Fault::Malformed | Fault::Pass) | None => {}
+    }
+    let full = (lock(&shared.responder).clone())(&last);
+    let words: Vec<&str> = full.split_whitespace().collect();
+    let truncated = words.len() as u64 > u64::from(cap);
+    let answer = if truncated {
+        words[..cap as usize].join(" ")
+    } else {
+        full.clone()
+    };
+    let completion_tokens = (words.len() as u64).min(u64::from(cap));
+    let billed = if batch {
+        &shared.billed_batch
+    } else {
+        &shared.billed
+    };
+    lock(billed).push((prompt_tokens, completion_tokens));
+    if fault == Some(Fault::Malformed) {
+        return json_reply(200, "{\"id\": \"chatcmpl-emu\", \"choices\": [".into());
+    }
+    let body = match api {
+        Api::OpenAi => serde_json::to_string(&openai::ChatCompletionResponse {
+            id: "chatcmpl-emu".into(),
+            object: "chat.completion".into(),
+            created: 1_700_000_000,
+            model,
+            choices: vec![openai::Choice {
+                index: 0,
+                message: openai::ResponseMessage {
+                    role: "assistant".into(),
+                    content: Some(answer),
+                    refusal: None,
+                    reasoning_content: None,
+                },
+                finish_reason: Some(if truncated { "length" } else { "stop" }.into()),
+            }],
+            usage: Some(openai::Usage {
+                prompt_tokens,
+                completion_tokens,
+                total_tokens: prompt_tokens + completion_tokens,
+            }),
+        }),
+        Api::Anthropic => serde_json::to_string(&anthropic::MessagesResponse {
+            id: "msg_emu".into(),
+            kind: "message".into(),
+            role: "assistant".into(),
+            model,
+            content: vec![anthropic::ContentBlock::Text { text: answer }],
+            stop_reason: Some(if truncated { "max_tokens" } else { "end_turn" }.into()),
+            stop_sequence: None,
+            usage: anthropic::Usage {
+                input_tokens: prompt_tokens,
+                output_tokens: completion_tokens,
+                cache_creation_input_tokens: Some(0),
+                cache_read_input_tokens: Some(0),
+            },
+        }),
+    };
+    json_reply(200, body.unwrap_or_default())
+}
