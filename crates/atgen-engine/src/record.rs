@@ -30,6 +30,9 @@ pub struct RunRecord {
     pub n_unlabeled_returns: usize,
     /// Money spent on labels.
     pub cost: f64,
+    /// Whether the labeller refused a request that could have crossed the budget.
+    #[serde(default)]
+    pub budget_exhausted: bool,
     /// Latest test metrics.
     pub metrics: BTreeMap<String, f64>,
     /// Wall-clock seconds spent, over all sessions of the run.
@@ -50,6 +53,7 @@ impl Default for RunRecord {
             n_labeled: 0,
             n_unlabeled_returns: 0,
             cost: 0.0,
+            budget_exhausted: false,
             metrics: BTreeMap::new(),
             elapsed_s: 0.0,
             error: None,

@@ -109,6 +109,10 @@ struct Parts {
     metrics: Vec<Box<dyn Metric>>,
     prompter: Prompter,
     encoder: Option<BertEmbedder>,
+    /// Texts handed to the labeller per call: API labellers take a whole query at
+    /// once (they parallelise or batch it, and their response cache makes partial
+    /// progress durable); others get small chunks, each persisted before the next.
+    label_chunk: usize,
 }
 
 /// `spent`: money the run already spent (its recorded cost when resuming), for the labeller's hard budget.
@@ -195,6 +199,11 @@ fn build(cfg: &Config, opts: &RunOptions, spent: f64) -> Result<Parts> {
         metrics,
         prompter,
         encoder,
+        label_chunk: if cfg.labeller.kind == LabellerKind::ApiLlm {
+            usize::MAX
+        } else {
+            16
+        },
     })
 }
 
@@ -456,8 +465,21 @@ fn drive_inner(
                 .filter(|q| !progress.labels.contains_key(&q.id))
                 .filter_map(|q| by_id.get(&q.id).map(|&i| parts.pool[i].clone()))
                 .collect();
-            for chunk in todo.chunks(16) {
+            for chunk in todo.chunks(parts.label_chunk) {
+                if progress.record.budget_exhausted {
+                    break;
+                }
                 for outcome in parts.labeller.label(chunk)? {
+                    // Refused by the hard budget: never sent, so the text stays in the pool.
+                    let refused = outcome.label.is_none()
+                        && outcome
+                            .note
+                            .as_deref()
+                            .is_some_and(|n| n.starts_with(atgen_labellers::BUDGET_NOTE_PREFIX));
+                    if refused {
+                        progress.record.budget_exhausted = true;
+                        continue;
+                    }
                     let row = LabelRow {
                         id: outcome.id.clone(),
                         label: outcome.label,
@@ -562,7 +584,14 @@ fn drive_inner(
             metrics: progress.record.metrics.clone(),
             pool_left,
         };
-        let reason = first_stop(&stop_rules, &state)
+        let budget_reason = progress.record.budget_exhausted.then(|| {
+            format!(
+                "budget spent: the next label could cross al.budget = {}",
+                cfg.al.budget.unwrap_or(0.0)
+            )
+        });
+        let reason = budget_reason
+            .or_else(|| first_stop(&stop_rules, &state))
             .or_else(|| (pool_left == 0).then(|| "the pool is exhausted".to_string()));
         if let Some(reason) = reason {
             progress.record.status = if reason.contains("user") {

@@ -134,10 +134,21 @@ fn api_llm_never_spends_more_than_al_budget() -> TestResult {
         rows.iter().any(|r| r["label"].is_string()),
         "some labels fit"
     );
+    // Texts the budget refused were never sent: they stay in the pool (no row), and the run
+    // stops because the budget is spent.
     assert!(
-        rows.iter()
+        !rows
+            .iter()
             .any(|r| r["note"].as_str().is_some_and(|n| n.starts_with("budget"))),
-        "the budget bound: {rows:?}"
+        "{rows:?}"
+    );
+    let record = read_json(&run.join("run.json"));
+    assert_eq!(record["budget_exhausted"], true);
+    assert!(
+        record["stop_reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("budget spent")),
+        "{record}"
     );
     Ok(())
 }
