@@ -123,10 +123,10 @@ fn build(cfg: &Config, opts: &RunOptions, spent: f64) -> Result<Parts> {
     let metrics = build_metrics(&specs)?;
     if !matches!(
         cfg.labeller.kind,
-        LabellerKind::Golden | LabellerKind::ApiLlm
+        LabellerKind::Golden | LabellerKind::ApiLlm | LabellerKind::LocalLlm
     ) {
         return Err(EngineError::Invalid(format!(
-            "labeller.type={:?} is not available in this build yet; use labeller=golden or labeller=api_llm",
+            "labeller.type={:?} is not available in this build yet (the human labeller comes with the web app); use golden, api_llm or local_llm",
             cfg.labeller.kind
         )));
     }
@@ -160,6 +160,11 @@ fn build(cfg: &Config, opts: &RunOptions, spent: f64) -> Result<Parts> {
                 .map_err(|e| EngineError::Core(e.into()))?,
             )
         }
+        LabellerKind::LocalLlm => Box::new(crate::labeller::LocalLlmLabeller::new(
+            &cfg.labeller,
+            data.prompt.clone(),
+            &opts.base_dir,
+        )?),
         _ => Box::new(GoldenLabeller),
     };
     if data.report.skipped_total() > 0 {

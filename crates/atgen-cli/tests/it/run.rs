@@ -422,3 +422,37 @@ fn generation_can_run_on_an_openai_compatible_server_that_loads_each_rounds_adap
     assert_eq!(preds(l), preds(r));
     Ok(())
 }
+
+#[test]
+fn a_local_model_can_label_for_another_run() -> TestResult {
+    let ws = Workspace::new()?;
+    let o = ws.run(&["name=teacher", "al.num_iterations=0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The run's own tiny model (toy-model) is the labeller of a second run.
+    let o = ws.run(&[
+        "name=student",
+        "al.num_iterations=1",
+        "labeller=local_llm",
+        "labeller.parameters.checkpoint=toy-model",
+        "labeller.parameters.max_tokens=4",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = &ws.run_dirs("student")[0];
+    let rows: Vec<serde_json::Value> =
+        std::fs::read_to_string(run.join("iter_000").join("labeled.jsonl"))?
+            .lines()
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()?;
+    assert_eq!(rows.len(), 4);
+    for r in &rows {
+        assert_eq!(r["cost"], 0.0);
+        assert!(r["label"].is_string() || r["note"].is_string(), "{r}");
+    }
+    let o = ws.run(&["name=nockpt", "labeller=local_llm"]);
+    assert!(
+        stderr(&o).contains("labeller.parameters.checkpoint"),
+        "{}",
+        stderr(&o)
+    );
+    Ok(())
+}
