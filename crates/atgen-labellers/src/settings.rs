@@ -80,6 +80,8 @@ struct Params {
     cache: bool,
     cache_path: Option<PathBuf>,
     batch: bool,
+    /// `sync` or `batch` (the spelling; `batch: true` is the same as `mode: batch`).
+    mode: Option<String>,
     batch_discount: f64,
     batch_poll_s: f64,
     batch_max_wait_s: f64,
@@ -107,6 +109,7 @@ impl Default for Params {
             cache: true,
             cache_path: None,
             batch: false,
+            mode: None,
             batch_discount: 0.5,
             batch_poll_s: 30.0,
             batch_max_wait_s: 26.0 * 3600.0,
@@ -164,9 +167,20 @@ impl ApiSettings {
         env: impl Fn(&str) -> Option<String>,
         default_cache_dir: Option<&std::path::Path>,
     ) -> Result<Self> {
-        let p: Params =
+        let mut p: Params =
             serde_norway::from_value(serde_norway::Value::Mapping(cfg.parameters.clone()))
                 .map_err(|e| LabellerError::parameter("*", e.to_string()))?;
+        match p.mode.as_deref() {
+            None => {}
+            Some("sync") if !p.batch => {}
+            Some("batch") => p.batch = true,
+            Some(other) => {
+                return Err(LabellerError::parameter(
+                    "mode",
+                    format!("`{other}` is not sync or batch (or contradicts `batch: true`)"),
+                ))
+            }
+        }
         if p.model.trim().is_empty() {
             return Err(LabellerError::parameter("model", "is required"));
         }
@@ -275,6 +289,18 @@ mod tests {
             api_key: key.map(Secret::new),
             ..LabellerConfig::default()
         }
+    }
+
+    #[test]
+    fn mode_batch_is_the_same_as_batch_true() {
+        let on = |params: &str| {
+            ApiSettings::from_config(&cfg(params, Some("k")), |_| None, None).map(|s| s.batch)
+        };
+        assert!(matches!(on("{model: m, mode: batch}"), Ok(true)));
+        assert!(matches!(on("{model: m, mode: sync}"), Ok(false)));
+        assert!(matches!(on("{model: m, batch: true}"), Ok(true)));
+        assert!(on("{model: m, mode: stream}").is_err());
+        assert!(on("{model: m, mode: sync, batch: true}").is_err());
     }
 
     #[test]
