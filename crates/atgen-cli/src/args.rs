@@ -262,6 +262,9 @@ pub struct RunArgs {
     /// Print the resolved config (secrets redacted) and exit.
     #[arg(long)]
     pub cfg: bool,
+    /// Print the estimated labelling cost (JSON) and exit; nothing is sent.
+    #[arg(long)]
+    pub estimate_cost: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@
 
 pub mod embedding_cache;
 mod error;
+pub mod estimate;
 pub mod evaluate;
 pub mod labeller;
 pub mod local_model;

@@ -66,6 +66,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
         print!("{}", cfg.to_yaml_redacted());
         return Ok(());
     }
+    if args.estimate_cost || cfg.labeller.dry_run {
+        let estimate = atgen_engine::estimate::estimate_cost(&cfg, &opts.base_dir)?;
+        println!("{}", serde_json::to_string_pretty(&estimate)?);
+        return Ok(());
+    }
     let summary = atgen_engine::run(&cfg, &opts)?;
     eprintln!("run directory: {}", summary.dir.display());
     Ok(())

@@ -456,3 +456,48 @@ fn a_local_model_can_label_for_another_run() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn estimate_cost_reports_labels_tokens_and_money_without_a_key_or_a_run() -> TestResult {
+    let ws = Workspace::new()?;
+    let api = [
+        "labeller=api_llm",
+        "labeller.parameters.model=gpt-test",
+        "labeller.parameters.max_tokens=10",
+        "labeller.price.input_per_1m=2",
+        "labeller.price.output_per_1m=8",
+    ];
+    let estimate = |extra: &[&str]| -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+        let mut args = ws.run_args(&api);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let o = atgen()
+            .current_dir(ws.path())
+            .args(&args)
+            .env_remove("OPENAI_API_KEY")
+            .output()?;
+        assert!(o.status.success(), "{}", stderr(&o));
+        Ok(serde_json::from_slice(&o.stdout)?)
+    };
+    let e = estimate(&["--estimate-cost"])?;
+    assert_eq!(e["labels"], 12, "4 initial + 2 x 4");
+    let prompt = e["mean_prompt_tokens"].as_f64().unwrap_or(0.0);
+    assert!(prompt > 16.0, "{e}");
+    let worst = 12.0 * (prompt.round() * 2.0 + 10.0 * 8.0) / 1e6;
+    assert!(
+        (e["worst_case_cost"].as_f64().unwrap_or(0.0) - worst).abs() < 1e-12,
+        "{e}"
+    );
+    assert!(
+        e["expected_cost"].as_f64().is_some_and(|c| c < worst),
+        "{e}"
+    );
+    let batch = estimate(&["labeller.dry_run=true", "+labeller.parameters.mode=batch"])?;
+    assert!(
+        (batch["worst_case_cost"].as_f64().unwrap_or(0.0) - worst / 2.0).abs() < 1e-12,
+        "{batch}"
+    );
+    let capped = estimate(&["--estimate-cost", "al.budget=0.0001"])?;
+    assert_eq!(capped["worst_case_cost"], 0.0001);
+    assert!(ws.run_dirs("atgen").is_empty(), "an estimate starts no run");
+    Ok(())
+}

@@ -114,6 +114,8 @@ pub struct LabellerConfig {
     pub price: Price,
     /// API key for `api_llm` (redacted in every output; prefer `${oc.env:OPENAI_API_KEY}`).
     pub api_key: Option<Secret>,
+    /// Only estimate the labelling cost of the run (as `atgen run --estimate-cost`) and exit.
+    pub dry_run: bool,
 }
 
 impl Default for LabellerConfig {
@@ -123,6 +125,7 @@ impl Default for LabellerConfig {
             parameters: Mapping::new(),
             price: Price::default(),
             api_key: None,
+            dry_run: false,
         }
     }
 }
