@@ -23,6 +23,7 @@ pub fn config(emu: &Emulator, provider: &str, extra: &str, key: Option<&str>) ->
             output_per_1m: 2.0,
         },
         api_key: key.map(Secret::new),
+        ..LabellerConfig::default()
     }
 }
 
