@@ -200,3 +200,65 @@ fn a_resumed_run_keeps_within_the_budget_it_already_spent() -> TestResult {
     assert!(billed(&emu) <= 0.2, "billed {}", billed(&emu));
     Ok(())
 }
+
+#[test]
+fn the_openai_compatible_client_labels_through_atgen_serve_model() -> TestResult {
+    use std::io::{BufRead, BufReader};
+    let ws = Workspace::new()?;
+    let o = ws.run(&["name=teacher", "al.num_iterations=0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut server = atgen()
+        .current_dir(ws.path())
+        .args([
+            "serve-model",
+            "--model",
+            "toy-model",
+            "--port",
+            "0",
+            "--served-name",
+            "toy",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    if let Some(err) = server.stderr.take() {
+        BufReader::new(err).read_line(&mut line)?;
+    }
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut args = ws.run_args(&["name=served", "al.num_iterations=1", "labeller=api_llm"]);
+    args.extend([
+        "labeller.parameters.provider=openai_compatible".to_string(),
+        format!("labeller.parameters.base_url={url}"),
+        "labeller.parameters.model=toy".into(),
+        "labeller.parameters.max_tokens=4".into(),
+        "labeller.price.input_per_1m=1".into(),
+        "labeller.price.output_per_1m=1".into(),
+    ]);
+    let o = atgen()
+        .current_dir(ws.path())
+        .args(&args)
+        .env_remove("OPENAI_API_KEY")
+        .output()?;
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = &ws.run_dirs("served")[0];
+    let rows = label_rows(run);
+    assert_eq!(rows.len(), 8);
+    // Usage reported by the server is priced: every answered request cost something.
+    assert!(
+        rows.iter()
+            .filter(|r| r["label"].is_string())
+            .all(|r| r["cost"].as_f64().is_some_and(|c| c > 0.0)),
+        "{rows:?}"
+    );
+    assert!(read_json(&run.join("run.json"))["cost"]
+        .as_f64()
+        .is_some_and(|c| c > 0.0));
+    Ok(())
+}
