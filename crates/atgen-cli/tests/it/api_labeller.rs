@@ -262,3 +262,72 @@ fn the_openai_compatible_client_labels_through_atgen_serve_model() -> TestResult
         .is_some_and(|c| c > 0.0));
     Ok(())
 }
+
+#[test]
+fn a_full_run_with_each_provider_and_mode() -> TestResult {
+    for (provider, mode) in [
+        ("openai", "sync"),
+        ("openai", "batch"),
+        ("anthropic", "sync"),
+        ("anthropic", "batch"),
+    ] {
+        let ws = Workspace::new()?;
+        let emu = reversing_emulator();
+        emu.require_key("sk-test-123");
+        let name = format!("name={provider}_{mode}");
+        let mut args = ws.run_args(&[&name, "al.num_iterations=1", "labeller=api_llm"]);
+        args.extend([
+            format!("labeller.parameters.provider={provider}"),
+            format!("labeller.parameters.base_url={}", emu.base_url()),
+            "labeller.parameters.model=emu-1".into(),
+            "labeller.parameters.max_tokens=8".into(),
+            format!("+labeller.parameters.mode={mode}"),
+            "+labeller.parameters.batch_poll_s=0.05".into(),
+            "labeller.price.input_per_1m=1000".into(),
+            "labeller.price.output_per_1m=2000".into(),
+        ]);
+        let env = if provider == "openai" {
+            "OPENAI_API_KEY"
+        } else {
+            "ANTHROPIC_API_KEY"
+        };
+        let o = atgen()
+            .current_dir(ws.path())
+            .args(&args)
+            .env(env, "sk-test-123")
+            .output()?;
+        assert!(o.status.success(), "{provider}/{mode}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("sk-test-123"), "the key leaked");
+        let run = &ws.run_dirs(&format!("{provider}_{mode}"))[0];
+        let rows = label_rows(run);
+        assert_eq!(rows.len(), 8, "{provider}/{mode}");
+        for r in &rows {
+            let id = r["id"].as_str().unwrap_or_default();
+            assert!(r["label"].is_string(), "{provider}/{mode} {id}: {r}");
+        }
+        // Batch requests are billed at half price; the recorded cost is what the server billed.
+        let billed_sync: f64 = emu
+            .billed()
+            .iter()
+            .map(|(i, o)| (*i as f64 * 1000.0 + *o as f64 * 2000.0) / 1e6)
+            .sum();
+        let billed_batch: f64 = emu
+            .billed_batch()
+            .iter()
+            .map(|(i, o)| (*i as f64 * 500.0 + *o as f64 * 1000.0) / 1e6)
+            .sum();
+        let cost = read_json(&run.join("run.json"))["cost"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        assert!(
+            (cost - (billed_sync + billed_batch)).abs() < 1e-9,
+            "{provider}/{mode}: recorded {cost}, billed {billed_sync} + {billed_batch}"
+        );
+        assert_eq!(
+            mode == "batch",
+            billed_sync == 0.0 && billed_batch > 0.0,
+            "{provider}/{mode}"
+        );
+    }
+    Ok(())
+}
