@@ -203,33 +203,11 @@ fn a_resumed_run_keeps_within_the_budget_it_already_spent() -> TestResult {
 
 #[test]
 fn the_openai_compatible_client_labels_through_atgen_serve_model() -> TestResult {
-    use std::io::{BufRead, BufReader};
     let ws = Workspace::new()?;
     let o = ws.run(&["name=teacher", "al.num_iterations=0"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let mut server = atgen()
-        .current_dir(ws.path())
-        .args([
-            "serve-model",
-            "--model",
-            "toy-model",
-            "--port",
-            "0",
-            "--served-name",
-            "toy",
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
-    let mut line = String::new();
-    if let Some(err) = server.stderr.take() {
-        BufReader::new(err).read_line(&mut line)?;
-    }
-    let url = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let server = ServeModel::start(ws.path(), "toy-model", "toy")?;
+    let url = server.url.clone();
     let mut args = ws.run_args(&["name=served", "al.num_iterations=1", "labeller=api_llm"]);
     args.extend([
         "labeller.parameters.provider=openai_compatible".to_string(),
@@ -244,8 +222,7 @@ fn the_openai_compatible_client_labels_through_atgen_serve_model() -> TestResult
         .args(&args)
         .env_remove("OPENAI_API_KEY")
         .output()?;
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     assert!(o.status.success(), "{}", stderr(&o));
     let run = &ws.run_dirs("served")[0];
     let rows = label_rows(run);

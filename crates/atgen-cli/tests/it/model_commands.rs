@@ -305,38 +305,14 @@ fn a_hub_id_resolves_offline_from_a_populated_hf_cache() -> TestResult {
 
 #[test]
 fn serve_model_answers_an_openai_client() -> TestResult {
-    use std::io::{BufRead, BufReader};
     let tmp = tempfile::tempdir()?;
     init_model(tmp.path())?;
-    let mut child = atgen()
-        .current_dir(tmp.path())
-        .args([
-            "serve-model",
-            "--model",
-            "m",
-            "--port",
-            "0",
-            "--served-name",
-            "tiny",
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
-    let mut line = String::new();
-    if let Some(err) = child.stderr.take() {
-        BufReader::new(err).read_line(&mut line)?;
-    }
-    let url = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    let server = ServeModel::start(tmp.path(), "m", "tiny")?;
+    let url = server.url.clone();
     let r: serde_json::Value = ureq::post(&format!("{url}/chat/completions"))
         .send_json(serde_json::json!({"model": "tiny", "messages": [{"role": "user", "content": "the quick"}], "max_tokens": 4, "temperature": 0}))?
         .into_json()?;
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     assert_eq!(r["model"], "tiny");
     assert!(r["choices"][0]["message"]["content"].is_string());
     assert!(r["usage"]["prompt_tokens"].as_u64().is_some_and(|n| n > 0));

@@ -127,3 +127,51 @@ pub fn labeled_ids(run: &Path) -> Vec<String> {
     }
     out
 }
+
+/// `atgen serve-model` on a free port; the child and its `http://127.0.0.1:<port>/v1`.
+/// The server is killed when the returned guard drops.
+pub struct ServeModel {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl ServeModel {
+    pub fn start(dir: &Path, model: &str, name: &str) -> Result<Self, Box<dyn std::error::Error>> {
+        use std::io::{BufRead, BufReader};
+        let mut child = atgen()
+            .current_dir(dir)
+            .args([
+                "serve-model",
+                "--model",
+                model,
+                "--port",
+                "0",
+                "--served-name",
+                name,
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        if let Some(err) = child.stderr.take() {
+            BufReader::new(err).read_line(&mut line)?;
+        }
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "serve-model said: {line}"
+        );
+        Ok(ServeModel { child, url })
+    }
+}
+
+impl Drop for ServeModel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
