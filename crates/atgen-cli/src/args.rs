@@ -18,6 +18,8 @@ pub enum Command {
     Run(RunArgs),
     /// Score predictions against references (corpus JSON on stdout).
     Eval(EvalArgs),
+    /// Benchmark strategies: a grid of datasets x strategies x seeds, then report.md and plots.
+    Bench(BenchGridArgs),
     /// Create or benchmark models.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -293,4 +295,29 @@ pub struct ServeModelArgs {
     /// Name clients use in `model` (default: the model directory's name).
     #[arg(long)]
     pub served_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchGridArgs {
+    /// Overrides applied to every cell (Hydra syntax, as for `atgen run`).
+    pub overrides: Vec<String>,
+    /// Dataset config names (`data=<name>`), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "race")]
+    pub data: Vec<String>,
+    /// Strategy config names (`al=<name>`), comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "random,huds,idds,facility_location,nsp"
+    )]
+    pub strategies: Vec<String>,
+    /// Seeds, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
+    pub seeds: Vec<u64>,
+    /// Output folder: one run directory per cell, report.md and SVG plots.
+    #[arg(long, default_value = "outputs/bench")]
+    pub out: PathBuf,
+    /// Extra config directory.
+    #[arg(long)]
+    pub config_dir: Option<PathBuf>,
 }

@@ -13,6 +13,7 @@ fn main() {
     let result = match &cli.command {
         Command::Run(a) => commands::run::run(a),
         Command::Eval(a) => commands::eval::run(a),
+        Command::Bench(a) => commands::bench_grid::run(a),
         Command::Model(ModelCommand::Init(a)) => commands::init::run(a),
         Command::Model(ModelCommand::Bench(a)) => commands::bench::run(a),
         Command::Generate(a) => commands::generate::run(a),

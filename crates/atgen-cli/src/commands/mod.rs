@@ -1,6 +1,7 @@
 //! One module per subcommand, plus the model loading they share.
 
 pub mod bench;
+pub mod bench_grid;
 pub mod embed;
 pub mod eval;
 pub mod finetune;
