@@ -1,0 +1,222 @@
+//! Values and gradients of every kernel against the composed differentiable ops.
+
+use super::*;
+use crate::rng::SeededRng;
+use crate::Result;
+use candle_core::{Device, Var, D};
+
+fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .and_then(|d| d.abs())
+        .and_then(|d| d.max_all())
+        .and_then(|d| d.to_scalar::<f32>())
+        .unwrap_or(f32::MAX)
+}
+
+fn normal(rng: &mut SeededRng, shape: &[usize]) -> Tensor {
+    rng.normal(shape, 1.0, &Device::Cpu)
+        .and_then(|t| Ok(Var::from_tensor(&t)?.as_tensor().clone()))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Checks values and the gradients of every input against the composed version,
+/// under a random linear functional of the output (so every output element matters).
+fn check(
+    inputs: &[Tensor],
+    fused: impl Fn(&[Tensor]) -> Result<Tensor>,
+    composed: impl Fn(&[Tensor]) -> Result<Tensor>,
+    tol: f32,
+) -> Result<()> {
+    let yf = fused(inputs)?;
+    let yc = composed(inputs)?;
+    assert_eq!(yf.dims(), yc.dims());
+    assert!(
+        max_diff(&yf, &yc) < tol,
+        "values differ by {}",
+        max_diff(&yf, &yc)
+    );
+    let probe = SeededRng::new(99).normal(yf.dims(), 1.0, &Device::Cpu)?;
+    let gf = (&yf * &probe)?.sum_all()?.backward()?;
+    let gc = (&yc * &probe)?.sum_all()?.backward()?;
+    for (i, x) in inputs.iter().enumerate() {
+        let (a, b) = (gf.get(x), gc.get(x));
+        let (Some(a), Some(b)) = (a, b) else {
+            panic!("input {i}: missing gradient");
+        };
+        let d = max_diff(a, b);
+        assert!(d < tol, "input {i}: gradients differ by {d}");
+    }
+    Ok(())
+}
+
+#[test]
+fn frozen_matmul_matches_matmul_and_skips_the_weight() -> Result<()> {
+    let mut rng = SeededRng::new(0);
+    let x = normal(&mut rng, &[7, 5]);
+    let w = rng.normal(&[3, 5], 1.0, &Device::Cpu)?;
+    let y = frozen_matmul_t(&x, &w)?;
+    assert!(max_diff(&y, &x.matmul(&w.t()?)?) < 1e-5);
+    let probe = rng.normal(&[7, 3], 1.0, &Device::Cpu)?;
+    let g = (&y * &probe)?.sum_all()?.backward()?;
+    let expected = probe.matmul(&w)?;
+    assert!(g.get(&x).is_some_and(|gx| max_diff(gx, &expected) < 1e-5));
+    assert!(g.get(&w).is_none(), "a frozen weight must get no gradient");
+    Ok(())
+}
+
+#[test]
+fn lora_linear_gradients_match_composed() -> Result<()> {
+    let mut rng = SeededRng::new(7);
+    let x = normal(&mut rng, &[2, 3, 6]);
+    let a = normal(&mut rng, &[4, 6]);
+    let b = normal(&mut rng, &[5, 4]);
+    let w = rng.normal(&[5, 6], 1.0, &Device::Cpu)?;
+    check(
+        &[x, a, b],
+        |t| Ok(lora_linear(&t[0], &w, &t[1], &t[2], 0.5)?),
+        |t| {
+            let base = t[0].broadcast_matmul(&w.t()?)?;
+            let d = t[0]
+                .broadcast_matmul(&t[1].t()?)?
+                .broadcast_matmul(&t[2].t()?)?;
+            Ok((base + (d * 0.5)?)?)
+        },
+        1e-5,
+    )
+}
+
+#[test]
+fn split_heads_gradients_match_composed() -> Result<()> {
+    let mut rng = SeededRng::new(8);
+    let (b, t, heads, rep, d) = (2, 5, 2, 3, 8);
+    let x = normal(&mut rng, &[b, t, heads * d]);
+    let w = rng.normal(&[d], 1.0, &Device::Cpu)?;
+    let pos = Tensor::from_vec(vec![0u32, 1, 2, 3, 4, 0, 0, 1, 2, 3], (b, t), &Device::Cpu)?;
+    let (cos, sin) = crate::ops::rope_tables(&pos, &[1.0, 0.3, 0.01, 0.001], &Device::Cpu)?;
+    let rope = RopeTables {
+        cos: Arc::new(cos.flatten_all()?.to_vec1::<f32>()?),
+        sin: Arc::new(sin.flatten_all()?.to_vec1::<f32>()?),
+    };
+    let norm = HeadNorm {
+        weight: Arc::new(w.to_vec1::<f32>()?),
+        eps: 1e-6,
+    };
+    check(
+        std::slice::from_ref(&x),
+        |x| {
+            Ok(split_heads(
+                &x[0],
+                heads,
+                rep,
+                Some(norm.clone()),
+                Some(rope.clone()),
+            )?)
+        },
+        |x| {
+            let h = x[0].reshape((b, t, heads, d))?;
+            let h = crate::ops::rms_norm_composed(&h, &w, 1e-6)?;
+            let h = crate::ops::apply_rope_composed(&h.transpose(1, 2)?, &cos, &sin)?;
+            Ok(h.unsqueeze(2)?
+                .expand((b, heads, rep, t, d))?
+                .reshape((b, heads * rep, t, d))?)
+        },
+        1e-5,
+    )?;
+    // Without norm and rotary: a plain split and repeat (the values path).
+    check(
+        &[x],
+        |x| Ok(split_heads(&x[0], heads, rep, None, None)?),
+        |x| {
+            Ok(x[0]
+                .reshape((b, t, heads, d))?
+                .transpose(1, 2)?
+                .unsqueeze(2)?
+                .expand((b, heads, rep, t, d))?
+                .reshape((b, heads * rep, t, d))?)
+        },
+        1e-6,
+    )
+}
+
+#[test]
+fn rms_norm_gradients_match_composed() -> Result<()> {
+    let mut rng = SeededRng::new(1);
+    let x = normal(&mut rng, &[2, 3, 8]);
+    let w = normal(&mut rng, &[8]);
+    check(
+        &[x, w],
+        |t| Ok(rms_norm(&t[0], &t[1], 1e-6)?),
+        |t| crate::ops::rms_norm_composed(&t[0], &t[1], 1e-6),
+        1e-5,
+    )
+}
+
+#[test]
+fn rope_gradients_match_composed() -> Result<()> {
+    let mut rng = SeededRng::new(2);
+    let (b, t, h, d) = (2, 5, 3, 8);
+    let x = normal(&mut rng, &[b, t, h, d]);
+    let pos = Tensor::from_vec(vec![0u32, 1, 2, 3, 4, 0, 0, 1, 2, 3], (b, t), &Device::Cpu)?;
+    let (cos, sin) = crate::ops::rope_tables(&pos, &[1.0, 0.3, 0.01, 0.001], &Device::Cpu)?;
+    let c = Arc::new(cos.flatten_all()?.to_vec1::<f32>()?);
+    let s = Arc::new(sin.flatten_all()?.to_vec1::<f32>()?);
+    check(
+        &[x],
+        |x| Ok(rope_transposed(&x[0], &c, &s)?),
+        |x| crate::ops::apply_rope_composed(&x[0].transpose(1, 2)?, &cos, &sin),
+        1e-5,
+    )
+}
+
+#[test]
+fn masked_softmax_gradients_match_composed() -> Result<()> {
+    let mut rng = SeededRng::new(3);
+    let x = normal(&mut rng, &[2, 3, 4, 6]);
+    let valid = vec![vec![false, true, true, true, true, true], vec![true; 6]];
+    let mask = crate::ops::attention_mask(&valid, 4, &Device::Cpu)?;
+    let m = Arc::new(mask.flatten_all()?.to_vec1::<f32>()?);
+    check(
+        &[x],
+        |x| Ok(masked_softmax(&x[0], &m, 0.125)?),
+        |x| {
+            Ok(candle_nn::ops::softmax(
+                &(&x[0] * 0.125)?.broadcast_add(&mask)?,
+                D::Minus1,
+            )?)
+        },
+        1e-5,
+    )
+}
+
+#[test]
+fn swiglu_gradients_match_composed() -> Result<()> {
+    let mut rng = SeededRng::new(4);
+    let a = normal(&mut rng, &[3, 7]);
+    let u = normal(&mut rng, &[3, 7]);
+    check(
+        &[a, u],
+        |t| Ok(swiglu(&t[0], &t[1])?),
+        |t| Ok((candle_nn::ops::silu(&t[0])? * &t[1])?),
+        1e-5,
+    )
+}
+
+#[test]
+fn weighted_nll_gradients_match_composed() -> Result<()> {
+    let mut rng = SeededRng::new(5);
+    let z = normal(&mut rng, &[4, 9]);
+    let labels = vec![3u32, 0, 8, 2];
+    let weights = vec![0.25f32, 0.0, 0.5, 0.25];
+    let (l2, w2) = (labels.clone(), weights.clone());
+    check(
+        &[z],
+        move |z| Ok(weighted_nll(&z[0], labels.clone(), weights.clone())?),
+        move |z| {
+            let logp = candle_nn::ops::log_softmax(&z[0], D::Minus1)?;
+            let lab = Tensor::from_vec(l2.clone(), (4, 1), &Device::Cpu)?;
+            let w = Tensor::from_vec(w2.clone(), 4, &Device::Cpu)?;
+            Ok((logp.gather(&lab, 1)?.squeeze(1)? * w)?.sum_all()?.neg()?)
+        },
+        1e-5,
+    )
+}
