@@ -178,18 +178,53 @@ fn read_body(resp: ureq::Response) -> std::io::Result<String> {
     Ok(text)
 }
 
-/// `retry-after-ms` (OpenAI) or `Retry-After` in seconds; HTTP dates are ignored.
+/// `retry-after-ms` (OpenAI) or `Retry-After` in seconds or as an HTTP date.
 fn retry_after(resp: &ureq::Response) -> Option<Duration> {
     let ms = resp
         .header("retry-after-ms")
         .and_then(|v| v.trim().parse::<f64>().ok())
         .map(|v| v / 1000.0);
-    let s = resp
-        .header("retry-after")
-        .and_then(|v| v.trim().parse::<f64>().ok());
+    let s = resp.header("retry-after").and_then(|v| {
+        let v = v.trim();
+        v.parse::<f64>().ok().or_else(|| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_secs() as i64;
+            http_date_unix(v).map(|t| (t - now).max(0) as f64)
+        })
+    });
     ms.or(s)
         .filter(|v| v.is_finite() && *v >= 0.0)
         .map(Duration::from_secs_f64)
+}
+
+/// Seconds since the Unix epoch of an RFC 7231 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+pub fn http_date_unix(v: &str) -> Option<i64> {
+    let parts: Vec<&str> = v.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let m = months.iter().position(|x| x == month)? as i64 + 1;
+    let (d, y): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    let [hh, mm, ss] = hms.as_slice() else {
+        return None;
+    };
+    // Days from civil (Howard Hinnant's algorithm).
+    let (y2, m2) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * m2 + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 
 /// The wait before retry number `attempt` (0-based): the server's
@@ -208,6 +243,27 @@ pub fn backoff(
     }
     let exp = base.saturating_mul(1u32 << attempt.min(20)).min(max);
     exp.mul_f64(0.5 + 0.5 * rand::random::<f64>())
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::http_date_unix;
+
+    #[test]
+    fn http_dates_parse_to_unix_seconds() {
+        // RFC 7231's example date, and the epoch.
+        assert_eq!(
+            http_date_unix("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(http_date_unix("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            http_date_unix("Wed, 29 Feb 2012 12:00:00 GMT"),
+            Some(1_330_516_800)
+        );
+        assert_eq!(http_date_unix("tomorrow"), None);
+        assert_eq!(http_date_unix("Sun, 06 Nov 1994 08:49 GMT"), None);
+    }
 }
 
 #[cfg(test)]

@@ -140,10 +140,11 @@ pub fn parse(provider: Provider, body: &str) -> Result<Reply, String> {
                     _ => None,
                 })
                 .collect();
-            // Prompt-cache writes and reads are counted at the full input price (an upper bound).
-            let input = r.usage.input_tokens
-                + r.usage.cache_creation_input_tokens.unwrap_or(0)
-                + r.usage.cache_read_input_tokens.unwrap_or(0);
+            let input = anthropic_billed_input(
+                r.usage.input_tokens,
+                r.usage.cache_creation_input_tokens.unwrap_or(0),
+                r.usage.cache_read_input_tokens.unwrap_or(0),
+            );
             Ok(Reply {
                 text,
                 input_tokens: input,
@@ -243,5 +244,22 @@ mod tests {
             ),
             "overloaded_error: Overloaded"
         );
+    }
+}
+
+/// Anthropic bills prompt-cache writes at 1.25x and reads at 0.1x the input
+/// price: the equivalent count of full-price input tokens, rounded up.
+pub fn anthropic_billed_input(input: u64, cache_writes: u64, cache_reads: u64) -> u64 {
+    input + (cache_writes * 5).div_ceil(4) + cache_reads.div_ceil(10)
+}
+
+#[cfg(test)]
+mod billing_tests {
+    #[test]
+    fn cache_writes_cost_more_and_reads_less() {
+        assert_eq!(super::anthropic_billed_input(100, 0, 0), 100);
+        assert_eq!(super::anthropic_billed_input(100, 40, 0), 150);
+        assert_eq!(super::anthropic_billed_input(100, 0, 1000), 200);
+        assert_eq!(super::anthropic_billed_input(0, 1, 1), 3);
     }
 }
