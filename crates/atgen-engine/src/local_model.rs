@@ -293,7 +293,27 @@ impl LocalModel {
         if let Some(r) = &self.remote {
             return r.generate(prompts, params);
         }
-        Ok(self.current.generate(prompts, params, self.batch_size)?)
+        // A bar for long generations (hidden when stderr is not a terminal).
+        let rows = (prompts.len() * params.num_samples.max(1)) as u64;
+        let bar = if rows > 2 * self.batch_size as u64 {
+            let bar = indicatif::ProgressBar::new(rows);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "generating {bar:30} {pos}/{len} [{elapsed}<{eta}]",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        let out = self.current.generate_with_progress(
+            prompts,
+            params,
+            self.batch_size,
+            &mut |done, _| bar.set_position(done as u64),
+        )?;
+        bar.finish_and_clear();
+        Ok(out)
     }
 
     /// Mean-pooled hidden-state embeddings of texts.

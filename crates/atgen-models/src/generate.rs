@@ -130,6 +130,17 @@ impl CausalLm {
         params: &GenerationParams,
         batch_size: usize,
     ) -> Result<Vec<Vec<Generation>>> {
+        self.generate_with_progress(prompts, params, batch_size, &mut |_, _| {})
+    }
+
+    /// [`CausalLm::generate`], calling `progress(rows done, rows total)` after each batch.
+    pub fn generate_with_progress(
+        &self,
+        prompts: &[String],
+        params: &GenerationParams,
+        batch_size: usize,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Vec<Generation>>> {
         let n = params.num_samples.max(1);
         let mut encoded = Vec::with_capacity(prompts.len());
         for (i, p) in prompts.iter().enumerate() {
@@ -150,11 +161,14 @@ impl CausalLm {
             .flat_map(|p| (0..n).map(move |s| (p, s)))
             .collect();
         let mut out: Vec<Vec<Generation>> = vec![Vec::with_capacity(n); prompts.len()];
+        let mut done = 0;
         for chunk in jobs.chunks(batch_size.max(1)) {
             let rows = self.generate_batch(&encoded, chunk, params)?;
             for (row, &(p, _)) in rows.into_iter().zip(chunk) {
                 out[p].push(row);
             }
+            done += chunk.len();
+            progress(done, jobs.len());
         }
         Ok(out)
     }
