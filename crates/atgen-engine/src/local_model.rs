@@ -200,7 +200,7 @@ impl LocalModel {
                     .api_key
                     .as_ref()
                     .map(|k| k.expose().to_string());
-                Some(crate::remote::RemoteGenerator::new(&url, &name, key))
+                Some(crate::remote::RemoteGenerator::new(&url, &name, key)?)
             }
         };
         Ok(LocalModel {

@@ -10,74 +10,96 @@
 //! each chosen token is exact; the entropy of each step is computed from the
 //! server's top-`k` log-probs (k = 20, the usual server maximum) plus the
 //! remaining mass as one outcome, a lower bound of the true entropy; token ids
-//! are not returned, so `token_ids` is empty.
+//! are not returned, so `token_ids` is empty. Requests go through
+//! atgen-labellers' transport: the same retries, backoff and key scrubbing as the labellers.
 
 use crate::{EngineError, Result};
+use atgen_config::{LabellerConfig, LabellerKind, Mapping, Secret};
 use atgen_core::{Generation, GenerationParams};
+use atgen_labellers::http::{backoff, Attempt, Transport};
+use atgen_labellers::settings::ApiSettings;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::time::Duration;
 
 /// Top log-probs requested per step (vLLM's default maximum).
 const TOP_K: usize = 20;
 
-/// A client of one served model.
+/// A client of one served model, over atgen-labellers' transport (its retries
+/// with backoff, `Retry-After`, and API keys scrubbed from error messages).
 pub struct RemoteGenerator {
-    base_url: String,
-    model: String,
-    api_key: Option<String>,
+    settings: ApiSettings,
+    transport: Transport,
     /// Name the current adapter serves under, once one is loaded.
     adapter: Option<String>,
-    agent: ureq::Agent,
 }
 
 impl RemoteGenerator {
     /// A client of `model` at `base_url` (e.g. `http://localhost:8000/v1`).
-    pub fn new(base_url: &str, model: &str, api_key: Option<String>) -> Self {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(600))
-            .build();
-        RemoteGenerator {
-            base_url: base_url.trim_end_matches('/').to_string(),
-            model: model.to_string(),
-            api_key,
-            adapter: None,
-            agent,
+    pub fn new(base_url: &str, model: &str, api_key: Option<String>) -> Result<Self> {
+        let mut params = Mapping::new();
+        for (k, v) in [
+            ("provider", "openai_compatible"),
+            ("base_url", base_url),
+            ("model", model),
+        ] {
+            params.insert(k.into(), v.into());
         }
+        // Generation and adapter loading can take minutes on a busy server.
+        params.insert("timeout_s".into(), 600.into());
+        let cfg = LabellerConfig {
+            kind: LabellerKind::ApiLlm,
+            parameters: params,
+            api_key: api_key.map(Secret::new),
+            ..LabellerConfig::default()
+        };
+        let settings = ApiSettings::from_config(&cfg, |_| None, None)
+            .map_err(|e| EngineError::Invalid(format!("inference: {e}")))?;
+        Ok(RemoteGenerator {
+            transport: Transport::new(&settings),
+            settings,
+            adapter: None,
+        })
     }
 
     fn post(&self, path: &str, body: &Value) -> Result<Value> {
-        let url = format!("{}{path}", self.base_url);
+        let url = format!("{}{path}", self.settings.base_url);
+        let s = &self.settings;
         let mut last = String::new();
-        for attempt in 0..4 {
-            if attempt > 0 {
-                std::thread::sleep(Duration::from_millis(200 << attempt));
-            }
-            let mut req = self.agent.post(&url);
-            if let Some(k) = &self.api_key {
-                req = req.set("Authorization", &format!("Bearer {k}"));
-            }
-            match req.send_json(body.clone()) {
-                Ok(r) => {
-                    let text = r.into_string().map_err(|e| {
-                        EngineError::Invalid(format!("{url}: reading the response: {e}"))
-                    })?;
-                    return Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)));
+        for attempt in 0..=s.max_retries {
+            match self.transport.post(&url, &body.to_string()) {
+                Attempt::Success(text) => {
+                    return Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
                 }
-                Err(ureq::Error::Status(code, r)) if code == 429 || code >= 500 => {
-                    last = format!("HTTP {code}: {}", r.into_string().unwrap_or_default());
+                Attempt::Retryable {
+                    reason,
+                    retry_after,
+                    ..
+                } => {
+                    last = reason;
+                    if attempt < s.max_retries {
+                        std::thread::sleep(backoff(
+                            attempt,
+                            retry_after,
+                            s.backoff_base,
+                            s.backoff_max,
+                            s.max_retry_after,
+                        ));
+                    }
                 }
-                Err(ureq::Error::Status(code, r)) => {
+                Attempt::Rejected { status, message } => {
                     return Err(EngineError::Invalid(format!(
-                        "{url}: HTTP {code}: {}",
-                        r.into_string().unwrap_or_default()
+                        "{url}: HTTP {status}: {message}"
                     )))
                 }
-                Err(e) => last = e.to_string(),
+                Attempt::Fatal { status, message } => {
+                    let status = status.map(|c| format!("HTTP {c}: ")).unwrap_or_default();
+                    return Err(EngineError::Invalid(format!("{url}: {status}{message}")));
+                }
             }
         }
         Err(EngineError::Invalid(format!(
-            "{url}: giving up after 4 tries: {last}"
+            "{url}: gave up after {} attempts; last error: {last}",
+            s.max_retries + 1
         )))
     }
 
@@ -102,7 +124,10 @@ impl RemoteGenerator {
         prompts: &[String],
         params: &GenerationParams,
     ) -> Result<Vec<Vec<Generation>>> {
-        let model = self.adapter.clone().unwrap_or_else(|| self.model.clone());
+        let model = self
+            .adapter
+            .clone()
+            .unwrap_or_else(|| self.settings.model.clone());
         let mut out = Vec::with_capacity(prompts.len());
         for prompt in prompts {
             let mut body = json!({
@@ -117,7 +142,7 @@ impl RemoteGenerator {
             let choices = r.get("choices").and_then(Value::as_array).ok_or_else(|| {
                 EngineError::Invalid(format!(
                     "{}/completions: no `choices` in the response",
-                    self.base_url
+                    self.settings.base_url
                 ))
             })?;
             out.push(choices.iter().map(parse_choice).collect());

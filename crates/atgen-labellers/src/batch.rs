@@ -224,14 +224,18 @@ impl ApiLabeller {
         }
     }
 
+    /// The id of a batch this request set was already submitted as (kept by the cache).
+    fn pending_batch(&self, request_set: &str) -> Result<Option<String>> {
+        match &self.cache {
+            Some(c) => c.pending_batch(request_set),
+            None => Ok(None),
+        }
+    }
+
     fn openai_batch(&self, jobs: &[Job], ids: &[usize], request_set: &str) -> Result<Results> {
         let base = &self.settings.base_url;
         let provider = self.settings.provider.name();
-        let pending = match &self.cache {
-            Some(c) => c.pending_batch(request_set)?,
-            None => None,
-        };
-        let id = match pending {
+        let id = match self.pending_batch(request_set)? {
             Some(id) => id,
             None => {
                 let mut lines = String::new();
@@ -321,11 +325,7 @@ impl ApiLabeller {
     fn anthropic_batch(&self, jobs: &[Job], ids: &[usize], request_set: &str) -> Result<Results> {
         let base = &self.settings.base_url;
         let provider = self.settings.provider.name();
-        let pending = match &self.cache {
-            Some(c) => c.pending_batch(request_set)?,
-            None => None,
-        };
-        let id = match pending {
+        let id = match self.pending_batch(request_set)? {
             Some(id) => id,
             None => {
                 let mut requests = Vec::new();
