@@ -7,7 +7,10 @@
 //!   fine-tunes them (or every weight); [`peft`] reads and writes PEFT adapters
 //!   and merged checkpoints.
 //! * [`bert`] embeds sentences with BERT-family encoders (sentence-transformers
-//!   layout), and causal LMs embed by mean-pooling hidden states.
+//!   layout), and causal LMs embed by mean-pooling hidden states; RoBERTa
+//!   encoders load through the same code.
+//! * [`classifier`] loads BERT/RoBERTa sequence classifiers (NLI cross-encoders);
+//!   [`align`] loads AlignScore's alignment model (RoBERTa + three heads).
 //! * [`init`] creates random models for tests and offline demos.
 //!
 //! Why our own decoder rather than candle-transformers' models: training needs
@@ -16,7 +19,9 @@
 //! positions for left padding. One implementation covers the four families.
 
 pub mod adapters;
+pub mod align;
 pub mod bert;
+pub mod classifier;
 mod config;
 pub mod decoder;
 mod error;
