@@ -41,6 +41,8 @@ pub enum MetricConfig {
     Bertscore(crate::bertscore::BertScoreConfig),
     /// BARTScore with a causal scorer model (values `bartscore_precision`, `_recall`, `_f`, `_faithfulness`).
     Bartscore(crate::bartscore::BartScoreConfig),
+    /// AlignScore with a converted alignment model (value `alignscore`).
+    Alignscore(crate::alignscore::AlignScoreConfig),
 }
 
 /// Every name [`MetricConfig::from_name`] accepts.
@@ -60,6 +62,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "length",
     "bertscore",
     "bartscore",
+    "alignscore",
 ];
 
 fn extractor_suffix(e: Extractor) -> &'static str {
@@ -99,6 +102,15 @@ impl MetricConfig {
                     "bertscore needs an encoder: `{type: bertscore, model: <dir>, num_layers: N}`"
                         .into(),
             }),
+            "alignscore" => {
+                return Err(MetricsError::InvalidConfig {
+                    metric: "alignscore",
+                    field: "model",
+                    reason: "alignscore needs a converted model (scripts/convert_alignscore.py): \
+                         `{type: alignscore, model: <dir>}`"
+                        .into(),
+                })
+            }
             _ => {
                 return Err(MetricsError::UnknownMetric {
                     name: name.to_string(),
@@ -128,6 +140,7 @@ impl MetricConfig {
             MetricConfig::Length(_) => Box::new(Length),
             MetricConfig::Bertscore(c) => Box::new(crate::bertscore::BertScore::new(c.clone())?),
             MetricConfig::Bartscore(c) => Box::new(crate::bartscore::BartScore::new(c.clone())?),
+            MetricConfig::Alignscore(c) => Box::new(crate::alignscore::AlignScore::new(c.clone())?),
         })
     }
 }
@@ -171,7 +184,7 @@ mod tests {
         // bertscore is listed (for suggestions) but needs an encoder directory to build.
         for name in METRIC_NAMES
             .iter()
-            .filter(|n| !matches!(**n, "bertscore" | "bartscore"))
+            .filter(|n| !matches!(**n, "bertscore" | "bartscore" | "alignscore"))
         {
             let m = MetricConfig::from_name(name)
                 .and_then(|c| c.build())
