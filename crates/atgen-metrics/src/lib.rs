@@ -68,6 +68,7 @@ mod error;
 pub mod eval;
 pub mod exact_match;
 pub mod extract;
+pub mod judge;
 pub mod length;
 pub mod porter;
 pub mod punkt;

@@ -41,6 +41,8 @@ pub enum MetricConfig {
     Bertscore(crate::bertscore::BertScoreConfig),
     /// BARTScore with a causal scorer model (values `bartscore_precision`, `_recall`, `_f`, `_faithfulness`).
     Bartscore(crate::bartscore::BartScoreConfig),
+    /// An LLM judge through an API (values `judge_<criterion>`, `judge_<criterion>_cost`).
+    LlmJudge(crate::judge::JudgeConfig),
     /// AlignScore with a converted alignment model (value `alignscore`).
     Alignscore(crate::alignscore::AlignScoreConfig),
 }
@@ -63,6 +65,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "bertscore",
     "bartscore",
     "alignscore",
+    "llm_judge",
 ];
 
 fn extractor_suffix(e: Extractor) -> &'static str {
@@ -111,6 +114,15 @@ impl MetricConfig {
                         .into(),
                 })
             }
+            "llm_judge" => {
+                return Err(MetricsError::InvalidConfig {
+                    metric: "llm_judge",
+                    field: "parameters",
+                    reason: "llm_judge needs a judge: `{type: llm_judge, criterion: faithfulness, \
+                         parameters: {provider: openai, model: <model>}}`"
+                        .into(),
+                })
+            }
             _ => {
                 return Err(MetricsError::UnknownMetric {
                     name: name.to_string(),
@@ -141,6 +153,7 @@ impl MetricConfig {
             MetricConfig::Bertscore(c) => Box::new(crate::bertscore::BertScore::new(c.clone())?),
             MetricConfig::Bartscore(c) => Box::new(crate::bartscore::BartScore::new(c.clone())?),
             MetricConfig::Alignscore(c) => Box::new(crate::alignscore::AlignScore::new(c.clone())?),
+            MetricConfig::LlmJudge(c) => Box::new(crate::judge::LlmJudge::new(c.clone())?),
         })
     }
 }
@@ -184,7 +197,7 @@ mod tests {
         // bertscore is listed (for suggestions) but needs an encoder directory to build.
         for name in METRIC_NAMES
             .iter()
-            .filter(|n| !matches!(**n, "bertscore" | "bartscore" | "alignscore"))
+            .filter(|n| !matches!(**n, "bertscore" | "bartscore" | "alignscore" | "llm_judge"))
         {
             let m = MetricConfig::from_name(name)
                 .and_then(|c| c.build())

@@ -6,6 +6,7 @@ mod bartscore;
 mod bertscore;
 mod eval_file;
 mod golden;
+mod judge;
 mod porter_words;
 
 use serde_json::Value;
