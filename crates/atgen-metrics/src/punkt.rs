@@ -77,6 +77,7 @@ fn is_ascii_ws(c: char) -> bool {
 /// Every `[.?!]` followed by a non-word character, or by whitespace and a token,
 /// keeping only the last of several in one word (NLTK's `_match_potential_end_contexts`).
 fn end_contexts(chars: &[char]) -> Vec<EndContext> {
+    // Every candidate, with `word_start` still unknown.
     let mut raw = Vec::new();
     for (i, &c) in chars.iter().enumerate() {
         if !matches!(c, '.' | '?' | '!') {
@@ -85,55 +86,56 @@ fn end_contexts(chars: &[char]) -> Vec<EndContext> {
         let Some(&next) = chars.get(i + 1) else {
             continue;
         };
-        if is_non_word(next) {
-            raw.push((i, i + 2, None));
-        } else if is_py_space(next) {
+        let mut cand = EndContext {
+            word_start: 0,
+            end: i + 1,
+            after_end: i + 2,
+            next_tok: None,
+        };
+        if is_py_space(next) {
             let mut j = i + 1;
             while j < chars.len() && is_py_space(chars[j]) {
                 j += 1;
             }
-            if j < chars.len() {
-                let mut k = j;
-                while k < chars.len() && !is_py_space(chars[k]) {
-                    k += 1;
-                }
-                raw.push((i, k, Some(j)));
+            if j == chars.len() {
+                continue;
             }
+            let mut k = j;
+            while k < chars.len() && !is_py_space(chars[k]) {
+                k += 1;
+            }
+            cand.after_end = k;
+            cand.next_tok = Some(j);
+        } else if !is_non_word(next) {
+            continue;
         }
+        raw.push(cand);
     }
-    let mut out = Vec::new();
-    let (mut prev_slice, mut prev): ((usize, usize), Option<(usize, usize, Option<usize>)>) =
-        ((0, 0), None);
-    for (start, after_end, next_tok) in raw {
-        let before = &chars[prev_slice.1..start];
+    // The word before each candidate starts after the last ASCII whitespace since the
+    // previous candidate (else where that one's word started); a candidate followed by
+    // another in the same word is dropped.
+    let mut out: Vec<EndContext> = Vec::new();
+    let mut prev: Option<EndContext> = None;
+    let mut prev_word = (0usize, 0usize);
+    for mut cand in raw {
+        let start = cand.end - 1;
+        let before = &chars[prev_word.1..start];
         // NLTK treats a whitespace at index 0 of `before` like no whitespace at all.
         let last_ws = before.iter().rposition(|&c| is_ascii_ws(c)).unwrap_or(0);
-        let word_start = if last_ws > 0 {
-            last_ws + prev_slice.1 + 1
+        cand.word_start = if last_ws > 0 {
+            last_ws + prev_word.1 + 1
         } else {
-            prev_slice.0
+            prev_word.0
         };
-        if let Some((p_start, p_after, p_next)) = prev {
-            if prev_slice.1 <= word_start {
-                out.push(EndContext {
-                    word_start: prev_slice.0,
-                    end: p_start + 1,
-                    after_end: p_after,
-                    next_tok: p_next,
-                });
+        if let Some(p) = prev.take() {
+            if prev_word.1 <= cand.word_start {
+                out.push(p);
             }
         }
-        prev = Some((start, after_end, next_tok));
-        prev_slice = (word_start, start);
+        prev_word = (cand.word_start, start);
+        prev = Some(cand);
     }
-    if let Some((p_start, p_after, p_next)) = prev {
-        out.push(EndContext {
-            word_start: prev_slice.0,
-            end: p_start + 1,
-            after_end: p_after,
-            next_tok: p_next,
-        });
-    }
+    out.extend(prev);
     out
 }
 

@@ -138,6 +138,6 @@ fn model_max_length(dir: &Path) -> Result<Option<usize>> {
         .map_err(|source| Error::Json { path, source })?;
     Ok(v.get("model_max_length")
         .and_then(|m| m.as_f64())
-        .filter(|&m| m >= 1.0 && m < 1e9)
+        .filter(|m| (1.0..1e9).contains(m))
         .map(|m| m as usize))
 }
