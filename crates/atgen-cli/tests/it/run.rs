@@ -379,11 +379,21 @@ fn hadas_and_ld_cal_take_roberta_nli_alignscore_and_llm_judge_scorers() -> TestR
         "al=ld_cal",
         "al.num_iterations=1",
         &format!("al.scorers={{difficulty: {{type: llm_judge, criterion: difficulty, max_score: 10, {judge}}}}}"),
+        &format!("evaluation.additional_metrics=[{{type: llm_judge, criterion: faithfulness, {judge}}}]"),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         emu.requests().len() > judged,
         "the difficulty judge was asked"
+    );
+    // The judge as an evaluation metric: score and cost per round, reasons per generation.
+    let iter0 = ws.run_dirs("ldcal")[0].join("iter_000");
+    let text = read_json(&iter0.join("metrics.json")).to_string();
+    assert!(text.contains("judge_faithfulness_cost"), "{text}");
+    let gens = std::fs::read_to_string(iter0.join("generations.jsonl"))?;
+    assert!(
+        gens.contains("\"judge_faithfulness_reason\":\"length\""),
+        "{gens}"
     );
     assert!(emu
         .requests()
