@@ -1,6 +1,6 @@
 //! Real scorers for HADAS and LD-CAL, built from `al.scorers`:
 //!
-//! * `nli`: a BERT or RoBERTa sequence classifier (NLI cross-encoder such as
+//! * `nli`: a BERT, RoBERTa or DeBERTa-v2/v3 sequence classifier (NLI cross-encoder such as
 //!   roberta-large-mnli) in HF layout; the score of `(document, output)` is the
 //!   probability of `label` (default `entailment`, matched ignoring case) with
 //!   the document as premise.

@@ -101,21 +101,21 @@ impl Dense {
     }
 }
 
-struct LayerNorm {
+pub(crate) struct LayerNorm {
     w: Tensor,
     b: Tensor,
     eps: f64,
 }
 
 impl LayerNorm {
-    fn load(src: &dyn WeightSource, name: &str, dim: usize, eps: f64) -> Result<Self> {
+    pub(crate) fn load(src: &dyn WeightSource, name: &str, dim: usize, eps: f64) -> Result<Self> {
         Ok(LayerNorm {
             w: src.get(&format!("{name}.weight"), &[dim])?,
             b: src.get(&format!("{name}.bias"), &[dim])?,
             eps,
         })
     }
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let mean = x.mean_keepdim(D::Minus1)?;
         let xc = x.broadcast_sub(&mean)?;
         let var = xc.sqr()?.mean_keepdim(D::Minus1)?;

@@ -3,11 +3,14 @@
 //! * `BertForSequenceClassification`: pooler `tanh(W h_[CLS] + b)`, then `classifier`.
 //! * `RobertaForSequenceClassification` (roberta-large-mnli and the like): no
 //!   pooler; `classifier.dense` + tanh on `<s>`'s state, then `classifier.out_proj`.
+//! * `DebertaV2ForSequenceClassification` (DeBERTa-v3 NLI models): context
+//!   pooler `act(W h_[CLS] + b)` (`pooler_hidden_act`, gelu by default), then `classifier`.
 //!
 //! Labels come from `config.json`'s `id2label`, so an NLI cross-encoder's
 //! `entailment` class is found by name whatever its index.
 
 use crate::bert::{BertEmbedder, Dense, Prefixed};
+use crate::deberta::DebertaEncoder;
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
 use std::path::Path;
@@ -17,13 +20,53 @@ enum Head {
     Pooled { pooler: Dense, classifier: Dense },
     /// RoBERTa: dense + tanh then an output projection.
     Roberta { dense: Dense, out_proj: Dense },
+    /// DeBERTa: context pooler with gelu, then a linear classifier.
+    Deberta { pooler: Dense, classifier: Dense },
 }
 
-/// A sequence(-pair) classifier: BERT or RoBERTa encoder plus its head.
+enum Encoder {
+    Bert(BertEmbedder),
+    Deberta(DebertaEncoder),
+}
+
+impl Encoder {
+    fn tokenizer(&self) -> &tokenizers::Tokenizer {
+        match self {
+            Encoder::Bert(e) => &e.tokenizer,
+            Encoder::Deberta(e) => &e.tokenizer,
+        }
+    }
+
+    fn hidden(&self, encs: &[tokenizers::Encoding]) -> Result<Tensor> {
+        Ok(match self {
+            Encoder::Bert(e) => e.forward_encodings(encs, None)?.0,
+            Encoder::Deberta(e) => e.forward_encodings(encs)?,
+        })
+    }
+}
+
+/// A sequence(-pair) classifier: BERT, RoBERTa or DeBERTa-v2/v3 encoder plus its head.
 pub struct SequenceClassifier {
-    encoder: BertEmbedder,
+    encoder: Encoder,
     head: Head,
     labels: Vec<String>,
+}
+
+/// `model_type` from a model directory's `config.json`.
+fn model_type(dir: &Path) -> Result<String> {
+    let path = dir.join("config.json");
+    if !path.is_file() {
+        return Err(Error::MissingFile {
+            path,
+            hint: " (a model directory needs config.json)".into(),
+        });
+    }
+    let v: serde_json::Value = serde_json::from_str(&fs_err::read_to_string(&path)?)
+        .map_err(|source| Error::Json { path, source })?;
+    Ok(v.get("model_type")
+        .and_then(|t| t.as_str())
+        .unwrap_or("bert")
+        .to_string())
 }
 
 /// Class names by index from a `config.json`'s `id2label`.
@@ -58,10 +101,34 @@ pub(crate) fn read_id2label(cfg_path: &Path) -> Result<Vec<String>> {
 impl SequenceClassifier {
     /// Loads a classifier directory (config.json, model.safetensors, tokenizer.json).
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let (encoder, st, prefix) = BertEmbedder::load_with_source(dir, device)?;
-        let h = encoder.cfg.hidden_size;
         let labels = read_id2label(&dir.join("config.json"))?;
         let n = labels.len();
+        if model_type(dir)?.starts_with("deberta") {
+            let (encoder, st) = DebertaEncoder::load_with_source(dir, device)?;
+            let h = encoder.cfg.hidden_size;
+            let p = encoder.cfg.pooler_hidden_size.unwrap_or(h);
+            if let Some(act) = encoder
+                .cfg
+                .pooler_hidden_act
+                .as_deref()
+                .filter(|a| *a != "gelu")
+            {
+                return Err(Error::Config {
+                    key: "pooler_hidden_act".into(),
+                    reason: format!("`{act}` (gelu only)"),
+                });
+            }
+            return Ok(SequenceClassifier {
+                head: Head::Deberta {
+                    pooler: Dense::load(&st, "pooler.dense", p, h)?,
+                    classifier: Dense::load(&st, "classifier", n, p)?,
+                },
+                encoder: Encoder::Deberta(encoder),
+                labels,
+            });
+        }
+        let (encoder, st, prefix) = BertEmbedder::load_with_source(dir, device)?;
+        let h = encoder.cfg.hidden_size;
         let head = if encoder.cfg.is_roberta() {
             Head::Roberta {
                 dense: Dense::load(&st, "classifier.dense", h, h)?,
@@ -74,7 +141,7 @@ impl SequenceClassifier {
             }
         };
         Ok(SequenceClassifier {
-            encoder,
+            encoder: Encoder::Bert(encoder),
             head,
             labels,
         })
@@ -104,12 +171,12 @@ impl SequenceClassifier {
                 .zip(b)
                 .map(|(x, y)| {
                     self.encoder
-                        .tokenizer
+                        .tokenizer()
                         .encode((x.as_str(), y.as_str()), true)
                         .map_err(Error::tokenizer)
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let (hidden, _, _) = self.encoder.forward_encodings(&encs, None)?;
+            let hidden = self.encoder.hidden(&encs)?;
             let cls = first_token(&hidden)?;
             let logits = match &self.head {
                 Head::Pooled { pooler, classifier } => {
@@ -117,6 +184,9 @@ impl SequenceClassifier {
                 }
                 Head::Roberta { dense, out_proj } => {
                     out_proj.forward(&dense.forward(&cls)?.tanh()?)?
+                }
+                Head::Deberta { pooler, classifier } => {
+                    classifier.forward(&pooler.forward(&cls)?.gelu_erf()?)?
                 }
             };
             out.extend(candle_nn::ops::softmax_last_dim(&logits)?.to_vec2::<f32>()?);

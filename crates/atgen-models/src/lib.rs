@@ -9,7 +9,8 @@
 //! * [`bert`] embeds sentences with BERT-family encoders (sentence-transformers
 //!   layout), and causal LMs embed by mean-pooling hidden states; RoBERTa
 //!   encoders load through the same code.
-//! * [`classifier`] loads BERT/RoBERTa sequence classifiers (NLI cross-encoders);
+//! * [`classifier`] loads BERT/RoBERTa/DeBERTa-v2/v3 sequence classifiers (NLI
+//!   cross-encoders; DeBERTa's disentangled attention is in [`deberta`]);
 //!   [`align`] loads AlignScore's alignment model (RoBERTa + three heads).
 //! * [`init`] creates random models for tests and offline demos.
 //!
@@ -23,6 +24,7 @@ pub mod align;
 pub mod bert;
 pub mod classifier;
 mod config;
+pub mod deberta;
 pub mod decoder;
 mod error;
 pub mod generate;
