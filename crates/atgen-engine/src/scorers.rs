@@ -285,3 +285,35 @@ pub fn build_scorers(
     }
     Ok(scorers)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(score: Option<f64>) -> Verdict {
+        Verdict {
+            score,
+            reason: None,
+            error: score
+                .is_none()
+                .then(|| "malformed judge reply: no score".to_string()),
+            reply: None,
+            cost: 0.0,
+        }
+    }
+
+    #[test]
+    fn unreadable_verdicts_count_as_the_batch_mean_and_all_unreadable_is_an_error() {
+        let v = [verdict(Some(2.0)), verdict(None), verdict(Some(4.0))];
+        assert_eq!(judged_scores(&v, "role").ok(), Some(vec![2.0, 3.0, 4.0]));
+        let e = judged_scores(&[verdict(None), verdict(None)], "al.scorers.verifiability")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("al.scorers.verifiability") && e.contains("no readable score"),
+            "{e}"
+        );
+        assert_eq!(judged_scores(&[], "role").ok(), Some(vec![]));
+    }
+}
