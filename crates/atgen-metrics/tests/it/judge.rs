@@ -104,7 +104,7 @@ fn faithfulness_judge_scores_reasons_costs_and_records_malformed_replies() {
 }
 
 #[test]
-fn anthropic_judge_with_retries_and_a_key_from_the_environment() {
+fn anthropic_and_openai_judges_with_retries_and_keys_from_the_environment() {
     let emu = Emulator::start().expect("emulator");
     emu.set_responder(|_| r#"{"score": 8, "reason": "clear and on topic"}"#.to_string());
     emu.require_key("sk-ant-test");
@@ -131,6 +131,31 @@ fn anthropic_judge_with_retries_and_a_key_from_the_environment() {
     assert!(req
         .last()
         .is_some_and(|r| r.body.contains("Coherence: the text is well organised.")));
+
+    // OpenAI's own API: the key from OPENAI_API_KEY, Chat Completions with max_completion_tokens.
+    let openai = Judge::new(
+        config(
+            &emu,
+            Criterion::AnswerRelevance,
+            json!({"provider": "openai"}),
+        ),
+        |k| (k == "OPENAI_API_KEY").then(|| "sk-ant-test".to_string()),
+        None,
+    )
+    .expect("builds");
+    let v = openai
+        .grade(&texts(&["What day?"]), &texts(&["Thursday."]), &[])
+        .expect("grades");
+    assert_eq!(v[0].score, None, "8 is outside the default 1..=5 scale");
+    assert!(v[0]
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("outside 1..=5")));
+    let last = emu.requests().pop().expect("a request");
+    assert!(
+        last.path.ends_with("/chat/completions") && last.body.contains("max_completion_tokens")
+    );
+    assert!(last.body.contains("What day?") && last.body.contains("Thursday."));
 
     let no_key = Judge::new(
         config(
