@@ -277,6 +277,11 @@ pub struct EvalArgs {
     /// Comma-separated metric names (exact_match, relaxed_exact_match, rouge, bleu, chrf, ...).
     #[arg(long, default_value = "exact_match,rouge,bleu", value_delimiter = ',')]
     pub metrics: Vec<String>,
+    /// A metric with settings, as JSON (repeatable), e.g.
+    /// '{"type": "alignscore", "model": "alignscore-large"}' or
+    /// '{"type": "llm_judge", "criterion": "faithfulness", "parameters": {"provider": "openai", "model": "gpt-4.1-mini"}}'.
+    #[arg(long = "metric-spec", value_name = "JSON")]
+    pub metric_specs: Vec<String>,
     /// Also write per-example scores to this JSONL file.
     #[arg(long)]
     pub per_example: Option<PathBuf>,

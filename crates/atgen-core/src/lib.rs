@@ -32,6 +32,6 @@ pub use error::{BoxError, Error, Result};
 pub use example::{Example, ExampleId};
 pub use model::{Generation, GenerationParams, ScoredId, TargetScore, TrainExample, TrainReport};
 pub use traits::{
-    Embedder, Generator, LabelOutcome, Labeller, LoopState, Metric, MetricValue, ModelOutputs,
-    Scorer, SelectionContext, StopCriterion, StopDecision, Strategy, Trainer,
+    Embedder, Generator, LabelOutcome, Labeller, LoopState, Metric, MetricDetails, MetricValue,
+    ModelOutputs, Scorer, SelectionContext, StopCriterion, StopDecision, Strategy, Trainer,
 };

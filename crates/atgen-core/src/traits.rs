@@ -105,6 +105,16 @@ pub struct MetricValue {
     pub higher_is_better: bool,
 }
 
+/// What a metric reports beside its numbers about its latest `compute`
+/// (an LLM judge's reasons, replies and parse failures).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricDetails {
+    /// Corpus-level facts (counts, money), by name.
+    pub corpus: BTreeMap<String, f64>,
+    /// Per example (empty or one per prediction): text fields by name.
+    pub per_example: Vec<BTreeMap<String, String>>,
+}
+
 /// An evaluation metric over predictions and (possibly several) references.
 pub trait Metric {
     /// Name used in configs.
@@ -116,6 +126,10 @@ pub trait Metric {
         references: &[Vec<String>],
         sources: &[String],
     ) -> Result<Vec<MetricValue>>;
+    /// Details of the latest [`Metric::compute`], taken (a second call returns `None`).
+    fn take_details(&self) -> Option<MetricDetails> {
+        None
+    }
 }
 
 /// What a stop criterion sees after each iteration.

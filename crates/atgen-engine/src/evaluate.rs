@@ -14,6 +14,9 @@ pub struct GenerationRow {
     pub prediction: String,
     pub references: Vec<String>,
     pub mean_logprob: Option<f64>,
+    /// Text a metric reports per example, e.g. an LLM judge's `judge_faithfulness_reason`.
+    #[serde(flatten)]
+    pub details: BTreeMap<String, String>,
 }
 
 /// Corpus metrics and per-example generations.
@@ -48,20 +51,31 @@ pub fn evaluate(
     let references: Vec<Vec<String>> = test.iter().map(|e| e.references.clone()).collect();
     let sources: Vec<String> = test.iter().map(|e| e.input.clone()).collect();
     let mut values = BTreeMap::new();
+    let mut details = vec![BTreeMap::new(); test.len()];
     for m in metrics {
         for v in m.compute(&predictions, &references, &sources)? {
             values.insert(v.name, v.corpus);
+        }
+        let per_example = m.take_details().map(|d| d.per_example).unwrap_or_default();
+        if per_example.len() == test.len() {
+            for (row, fields) in details.iter_mut().zip(per_example) {
+                for (k, text) in fields {
+                    row.insert(format!("{}_{k}", m.name()), text);
+                }
+            }
         }
     }
     let rows = test
         .iter()
         .zip(predictions)
         .zip(&outs)
-        .map(|((e, p), g)| GenerationRow {
+        .zip(details)
+        .map(|(((e, p), g), details)| GenerationRow {
             id: e.id.clone(),
             prediction: p,
             references: e.references.clone(),
             mean_logprob: g.first().and_then(|x| x.mean_logprob()),
+            details,
         })
         .collect();
     Ok(Evaluation {

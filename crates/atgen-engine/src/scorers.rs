@@ -1,8 +1,18 @@
 //! Real scorers for HADAS and LD-CAL, built from `al.scorers`:
 //!
-//! * `nli`: a BERT-family sequence classifier (NLI cross-encoder) in HF layout;
-//!   the score of `(document, output)` is the probability of `label` (default
-//!   `entailment`) with the document as premise.
+//! * `nli`: a BERT, RoBERTa or DeBERTa-v2/v3 sequence classifier (NLI cross-encoder such as
+//!   roberta-large-mnli) in HF layout; the score of `(document, output)` is the
+//!   probability of `label` (default `entailment`, matched ignoring case) with
+//!   the document as premise.
+//! * `alignscore`: AlignScore of the output against the document (a converted
+//!   alignment model, see atgen-metrics' `alignscore`).
+//! * `llm_judge`: an LLM judge through an API (atgen-metrics' `judge`, same
+//!   keys as the `llm_judge` metric): for pair roles a criterion such as
+//!   `faithfulness`, its score rescaled to [0, 1]; for `difficulty` the
+//!   criterion `difficulty`, its rating as given (e.g. `max_score: 10`). A
+//!   reply without a readable score gets the mean of the batch's readable ones
+//!   (neutral for selection) and is reported on stderr; a batch with no
+//!   readable score is an error.
 //! * `bertscore`: BERTScore precision of the output against the document (how
 //!   much of the output the document supports).
 //! * `model_judge` (difficulty): the base model is asked to rate each input's
@@ -15,7 +25,9 @@
 use crate::{EngineError, Result};
 use atgen_config::Spec;
 use atgen_core::{Example, Metric};
+use atgen_metrics::alignscore::AlignScore;
 use atgen_metrics::bertscore::{BertScore, BertScoreConfig};
+use atgen_metrics::judge::{Criterion, Judge, JudgeConfig, Verdict};
 use atgen_metrics::MetricConfig;
 use atgen_models::bert::BertClassifier;
 use atgen_models::CausalLm;
@@ -47,6 +59,69 @@ impl PairScorer for BertScorePrecision {
             .find(|v| v.name == "bertscore_precision")
             .map(|v| v.per_example)
             .unwrap_or_default())
+    }
+}
+
+struct AlignScorer(AlignScore);
+
+impl PairScorer for AlignScorer {
+    fn score(&self, documents: &[String], outputs: &[String]) -> atgen_core::Result<Vec<f64>> {
+        Ok(self.0.score_pairs(documents, outputs)?)
+    }
+}
+
+/// Scores of `verdicts`, failures replaced by the mean of the readable ones.
+fn judged_scores(verdicts: &[Verdict], what: &str) -> atgen_core::Result<Vec<f64>> {
+    let ok: Vec<f64> = verdicts.iter().filter_map(|v| v.score).collect();
+    if ok.is_empty() && !verdicts.is_empty() {
+        let why = verdicts
+            .iter()
+            .find_map(|v| v.error.clone())
+            .unwrap_or_default();
+        return Err(atgen_core::Error::Invalid {
+            what: what.to_string(),
+            reason: format!(
+                "the judge gave no readable score for any of {} texts (first: {why})",
+                verdicts.len()
+            ),
+        });
+    }
+    let fill = ok.iter().sum::<f64>() / ok.len().max(1) as f64;
+    let failed = verdicts.len() - ok.len();
+    if failed > 0 {
+        eprintln!(
+            "{what}: {failed} of {} judge replies had no readable score; they count as the mean ({fill:.3})",
+            verdicts.len()
+        );
+    }
+    Ok(verdicts.iter().map(|v| v.score.unwrap_or(fill)).collect())
+}
+
+/// An LLM judge of `(document, output)` pairs, rescaled to [0, 1].
+struct JudgePairScorer {
+    judge: Judge,
+    role: String,
+}
+
+impl PairScorer for JudgePairScorer {
+    fn score(&self, documents: &[String], outputs: &[String]) -> atgen_core::Result<Vec<f64>> {
+        let verdicts = self.judge.grade(documents, outputs, &[])?;
+        let (lo, hi) = self.judge.range();
+        Ok(judged_scores(&verdicts, &self.role)?
+            .into_iter()
+            .map(|s| (s - lo as f64) / (hi - lo) as f64)
+            .collect())
+    }
+}
+
+/// An LLM judge rating each input's difficulty.
+struct JudgeDifficulty(Judge);
+
+impl DifficultyJudge for JudgeDifficulty {
+    fn rate(&self, examples: &[Example]) -> atgen_core::Result<Vec<f64>> {
+        let inputs: Vec<String> = examples.iter().map(|e| e.input.clone()).collect();
+        let verdicts = self.0.grade(&inputs, &inputs, &[])?;
+        judged_scores(&verdicts, "al.scorers.difficulty")
     }
 }
 
@@ -154,10 +229,41 @@ pub fn build_scorers(
                 cfg.model = base_dir.join(&cfg.model);
                 Some(Arc::new(BertScorePrecision(BertScore::new(cfg)?)))
             }
+            "alignscore" => match spec.deserialize_into::<MetricConfig>() {
+                Ok(MetricConfig::Alignscore(mut c)) => {
+                    c.model = base_dir.join(&c.model);
+                    Some(Arc::new(AlignScorer(AlignScore::new(c)?)))
+                }
+                Ok(_) => return Err(EngineError::Invalid(format!("{key}: expected an alignscore spec"))),
+                Err(e) => return Err(EngineError::Invalid(format!("{key}: {e}"))),
+            },
+            "llm_judge" => {
+                let cfg: JudgeConfig = match spec.deserialize_into::<MetricConfig>() {
+                    Ok(MetricConfig::LlmJudge(c)) => c,
+                    Ok(_) => return Err(EngineError::Invalid(format!("{key}: expected an llm_judge spec"))),
+                    Err(e) => return Err(EngineError::Invalid(format!("{key}: {e}"))),
+                };
+                let is_difficulty = cfg.criterion == Criterion::Difficulty;
+                if is_difficulty != (role == "difficulty") {
+                    return Err(EngineError::Invalid(format!(
+                        "{key}.criterion: `difficulty` is for the difficulty role only, and that role needs it"
+                    )));
+                }
+                let judge = Judge::new(cfg, |k| std::env::var(k).ok(), None)
+                    .map_err(|e| EngineError::Invalid(format!("{key}: {e}")))?;
+                if is_difficulty {
+                    scorers.difficulty = Some(Arc::new(JudgeDifficulty(judge)));
+                    continue;
+                }
+                Some(Arc::new(JudgePairScorer {
+                    judge,
+                    role: key.clone(),
+                }))
+            }
             "model_judge" => None,
             other => {
                 return Err(EngineError::Invalid(format!(
-                    "{key}.type: unknown `{other}` (nli, bertscore, model_judge)"
+                    "{key}.type: unknown `{other}` (nli, bertscore, alignscore, llm_judge, model_judge)"
                 )))
             }
         };
@@ -167,9 +273,9 @@ pub fn build_scorers(
             ("verifiability", Some(p)) => scorers.verifiability = Some(p),
             ("difficulty", None) => scorers.difficulty = Some(Arc::new(ModelJudge::new(base.clone())?)),
             ("entailment" | "discourse" | "verifiability", None) => {
-                return Err(EngineError::Invalid(format!("{key}: a pair scorer (nli or bertscore) is needed")))
+                return Err(EngineError::Invalid(format!("{key}: a pair scorer (nli, bertscore, alignscore or llm_judge) is needed")))
             }
-            ("difficulty", Some(_)) => return Err(EngineError::Invalid(format!("{key}: the difficulty judge is `model_judge`"))),
+            ("difficulty", Some(_)) => return Err(EngineError::Invalid(format!("{key}: the difficulty judge is `model_judge` or `llm_judge`"))),
             (other, _) => {
                 return Err(EngineError::Invalid(format!(
                     "al.scorers: unknown role `{other}` (entailment, discourse, verifiability, difficulty)"
@@ -178,4 +284,36 @@ pub fn build_scorers(
         }
     }
     Ok(scorers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(score: Option<f64>) -> Verdict {
+        Verdict {
+            score,
+            reason: None,
+            error: score
+                .is_none()
+                .then(|| "malformed judge reply: no score".to_string()),
+            reply: None,
+            cost: 0.0,
+        }
+    }
+
+    #[test]
+    fn unreadable_verdicts_count_as_the_batch_mean_and_all_unreadable_is_an_error() {
+        let v = [verdict(Some(2.0)), verdict(None), verdict(Some(4.0))];
+        assert_eq!(judged_scores(&v, "role").ok(), Some(vec![2.0, 3.0, 4.0]));
+        let e = judged_scores(&[verdict(None), verdict(None)], "al.scorers.verifiability")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("al.scorers.verifiability") && e.contains("no readable score"),
+            "{e}"
+        );
+        assert_eq!(judged_scores(&[], "role").ok(), Some(vec![]));
+    }
 }

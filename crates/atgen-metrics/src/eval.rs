@@ -193,6 +193,7 @@ pub fn evaluate(
         Vec::new()
     };
     let mut corpus = Map::new();
+    let mut details = Map::new();
     let mut rows: Vec<Map<String, Value>> = records
         .iter()
         .map(|r| Map::from_iter([("line".to_string(), Value::from(r.line))]))
@@ -212,11 +213,27 @@ pub fn evaluate(
                 }
             }
         }
+        // Reasons, replies and counts (an LLM judge's): `details.<metric>` and `<metric>_<field>`.
+        if let Some(d) = metric.take_details() {
+            let facts = d.corpus.into_iter().map(|(k, x)| (k, Value::from(x)));
+            details.insert(metric.name().to_string(), Value::Object(facts.collect()));
+            if per_example && d.per_example.len() == rows.len() {
+                for (row, fields) in rows.iter_mut().zip(d.per_example) {
+                    for (k, text) in fields {
+                        row.insert(format!("{}_{k}", metric.name()), Value::from(text));
+                    }
+                }
+            }
+        }
     }
-    let corpus = Value::Object(Map::from_iter([
+    let mut top = Map::from_iter([
         ("num_examples".to_string(), Value::from(records.len())),
         ("metrics".to_string(), Value::Object(corpus)),
-    ]));
+    ]);
+    if !details.is_empty() {
+        top.insert("details".to_string(), Value::Object(details));
+    }
+    let corpus = Value::Object(top);
     Ok(EvalReport {
         corpus,
         rows: per_example.then(|| rows.into_iter().map(Value::Object).collect()),

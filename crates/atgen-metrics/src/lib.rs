@@ -58,6 +58,7 @@ macro_rules! single_value_metric {
     };
 }
 
+pub mod alignscore;
 pub mod bartscore;
 pub mod bertscore;
 pub mod bleu;
@@ -67,8 +68,10 @@ mod error;
 pub mod eval;
 pub mod exact_match;
 pub mod extract;
+pub mod judge;
 pub mod length;
 pub mod porter;
+pub mod punkt;
 mod pytext;
 pub mod registry;
 pub mod rouge;

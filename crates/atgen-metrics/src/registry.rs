@@ -41,6 +41,10 @@ pub enum MetricConfig {
     Bertscore(crate::bertscore::BertScoreConfig),
     /// BARTScore with a causal scorer model (values `bartscore_precision`, `_recall`, `_f`, `_faithfulness`).
     Bartscore(crate::bartscore::BartScoreConfig),
+    /// An LLM judge through an API (values `judge_<criterion>`, `judge_<criterion>_cost`).
+    LlmJudge(crate::judge::JudgeConfig),
+    /// AlignScore with a converted alignment model (value `alignscore`).
+    Alignscore(crate::alignscore::AlignScoreConfig),
 }
 
 /// Every name [`MetricConfig::from_name`] accepts.
@@ -60,6 +64,8 @@ pub const METRIC_NAMES: &[&str] = &[
     "length",
     "bertscore",
     "bartscore",
+    "alignscore",
+    "llm_judge",
 ];
 
 fn extractor_suffix(e: Extractor) -> &'static str {
@@ -99,6 +105,24 @@ impl MetricConfig {
                     "bertscore needs an encoder: `{type: bertscore, model: <dir>, num_layers: N}`"
                         .into(),
             }),
+            "alignscore" => {
+                return Err(MetricsError::InvalidConfig {
+                    metric: "alignscore",
+                    field: "model",
+                    reason: "alignscore needs a converted model (scripts/convert_alignscore.py): \
+                         `{type: alignscore, model: <dir>}`"
+                        .into(),
+                })
+            }
+            "llm_judge" => {
+                return Err(MetricsError::InvalidConfig {
+                    metric: "llm_judge",
+                    field: "parameters",
+                    reason: "llm_judge needs a judge: `{type: llm_judge, criterion: faithfulness, \
+                         parameters: {provider: openai, model: <model>}}`"
+                        .into(),
+                })
+            }
             _ => {
                 return Err(MetricsError::UnknownMetric {
                     name: name.to_string(),
@@ -128,6 +152,8 @@ impl MetricConfig {
             MetricConfig::Length(_) => Box::new(Length),
             MetricConfig::Bertscore(c) => Box::new(crate::bertscore::BertScore::new(c.clone())?),
             MetricConfig::Bartscore(c) => Box::new(crate::bartscore::BartScore::new(c.clone())?),
+            MetricConfig::Alignscore(c) => Box::new(crate::alignscore::AlignScore::new(c.clone())?),
+            MetricConfig::LlmJudge(c) => Box::new(crate::judge::LlmJudge::new(c.clone())?),
         })
     }
 }
@@ -171,7 +197,7 @@ mod tests {
         // bertscore is listed (for suggestions) but needs an encoder directory to build.
         for name in METRIC_NAMES
             .iter()
-            .filter(|n| !matches!(**n, "bertscore" | "bartscore"))
+            .filter(|n| !matches!(**n, "bertscore" | "bartscore" | "alignscore" | "llm_judge"))
         {
             let m = MetricConfig::from_name(name)
                 .and_then(|c| c.build())

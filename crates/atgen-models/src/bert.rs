@@ -3,6 +3,12 @@
 //! transformer layers, mean pooling over real tokens, then L2 normalisation
 //! (the `Pooling` + `Normalize` modules of `modules.json`).
 //!
+//! RoBERTa (`model_type: roberta`) is the same encoder with two differences
+//! in the embeddings, both handled here: position ids start at
+//! `pad_token_id + 1` (padding keeps `pad_token_id`), and there is a single
+//! token type, so pairs get type 0 throughout as transformers feeds them.
+//! Task heads (sequence classification, AlignScore) are in [`crate::classifier`].
+//!
 //! Causal LMs embed too: [`CausalLm::embed`] mean-pools the final hidden states.
 
 use crate::decoder::{left_padded_positions, WeightSource};
@@ -29,6 +35,37 @@ pub struct BertConfig {
     pub layer_norm_eps: f64,
     #[serde(default = "gelu")]
     pub hidden_act: String,
+    /// `bert` (and BERT-likes such as MiniLM) or `roberta`.
+    #[serde(default = "bert_type")]
+    pub model_type: String,
+    /// RoBERTa's padding id, which also offsets its position ids.
+    #[serde(default)]
+    pub pad_token_id: Option<u32>,
+}
+
+impl BertConfig {
+    /// Whether the embeddings follow RoBERTa's position and token-type rules.
+    pub fn is_roberta(&self) -> bool {
+        matches!(
+            self.model_type.as_str(),
+            "roberta" | "xlm-roberta" | "camembert"
+        )
+    }
+
+    /// First position id of a sequence: `pad_token_id + 1` for RoBERTa, else 0.
+    fn position_offset(&self) -> usize {
+        if self.is_roberta() {
+            self.pad_token_id.unwrap_or(1) as usize + 1
+        } else {
+            0
+        }
+    }
+
+    /// Longest input (special tokens included) the position table allows.
+    pub fn max_tokens(&self) -> usize {
+        self.max_position_embeddings
+            .saturating_sub(self.position_offset())
+    }
 }
 
 fn max_pos() -> usize {
@@ -43,39 +80,42 @@ fn ln_eps() -> f64 {
 fn gelu() -> String {
     "gelu".into()
 }
+fn bert_type() -> String {
+    "bert".into()
+}
 
-struct Dense {
+pub(crate) struct Dense {
     w: Tensor,
     b: Tensor,
 }
 
 impl Dense {
-    fn load(src: &dyn WeightSource, name: &str, out: usize, inp: usize) -> Result<Self> {
+    pub(crate) fn load(src: &dyn WeightSource, name: &str, out: usize, inp: usize) -> Result<Self> {
         Ok(Dense {
             w: src.get(&format!("{name}.weight"), &[out, inp])?,
             b: src.get(&format!("{name}.bias"), &[out])?,
         })
     }
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(matmul_t(x, &self.w)?.broadcast_add(&self.b)?)
     }
 }
 
-struct LayerNorm {
+pub(crate) struct LayerNorm {
     w: Tensor,
     b: Tensor,
     eps: f64,
 }
 
 impl LayerNorm {
-    fn load(src: &dyn WeightSource, name: &str, dim: usize, eps: f64) -> Result<Self> {
+    pub(crate) fn load(src: &dyn WeightSource, name: &str, dim: usize, eps: f64) -> Result<Self> {
         Ok(LayerNorm {
             w: src.get(&format!("{name}.weight"), &[dim])?,
             b: src.get(&format!("{name}.bias"), &[dim])?,
             eps,
         })
     }
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let mean = x.mean_keepdim(D::Minus1)?;
         let xc = x.broadcast_sub(&mean)?;
         let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
@@ -100,19 +140,19 @@ pub type TokenStates = (Vec<u32>, Vec<Vec<f32>>);
 
 /// A BERT encoder with its tokenizer, producing normalised mean-pooled embeddings.
 pub struct BertEmbedder {
-    cfg: BertConfig,
+    pub(crate) cfg: BertConfig,
     word: Tensor,
     position: Tensor,
     token_type: Tensor,
     emb_norm: LayerNorm,
     layers: Vec<Layer>,
-    tokenizer: tokenizers::Tokenizer,
+    pub(crate) tokenizer: tokenizers::Tokenizer,
     normalize: bool,
     device: Device,
 }
 
-/// Prefix-tolerant weight lookup (`bert.` or none).
-struct Prefixed<'a>(&'a SafetensorsSource, &'a str);
+/// Prefix-tolerant weight lookup (`bert.`, `roberta.` or none).
+pub(crate) struct Prefixed<'a>(pub(crate) &'a SafetensorsSource, pub(crate) &'a str);
 
 impl WeightSource for Prefixed<'_> {
     fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
@@ -130,7 +170,7 @@ impl BertEmbedder {
     }
 
     /// The encoder plus its weight file and tensor-name prefix (for task heads).
-    fn load_with_source(
+    pub(crate) fn load_with_source(
         dir: &Path,
         device: &Device,
     ) -> Result<(Self, SafetensorsSource, &'static str)> {
@@ -147,11 +187,10 @@ impl BertEmbedder {
             });
         }
         let st = SafetensorsSource::open(&files.weights, DType::F32, device)?;
-        let prefix = if st.contains("bert.embeddings.word_embeddings.weight") {
-            "bert."
-        } else {
-            ""
-        };
+        let prefix = ["bert.", "roberta.", "base_model."]
+            .into_iter()
+            .find(|p| st.contains(&format!("{p}embeddings.word_embeddings.weight")))
+            .unwrap_or("");
         let src = Prefixed(&st, prefix);
         let (h, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
         let mut layers = Vec::new();
@@ -202,7 +241,7 @@ impl BertEmbedder {
         // sentence-transformers truncates to max_seq_length whatever tokenizer.json says.
         tokenizer
             .with_truncation(Some(tokenizers::TruncationParams {
-                max_length: max_len.min(cfg.max_position_embeddings),
+                max_length: max_len.min(cfg.max_tokens()),
                 ..Default::default()
             }))
             .map_err(Error::tokenizer)?;
@@ -250,7 +289,7 @@ impl BertEmbedder {
 
     /// Truncates inputs to `n` tokens (special tokens included) from now on.
     pub fn set_max_length(&mut self, n: usize) -> Result<()> {
-        let n = n.min(self.cfg.max_position_embeddings);
+        let n = n.min(self.cfg.max_tokens());
         self.tokenizer
             .with_truncation(Some(tokenizers::TruncationParams {
                 max_length: n,
@@ -314,8 +353,9 @@ impl BertEmbedder {
         self.forward_encodings(&encs, num_layers)
     }
 
-    /// Forward over tokenizer encodings (single texts or pairs, with their type ids).
-    fn forward_encodings(
+    /// Forward over tokenizer encodings (single texts or pairs, with their type ids),
+    /// right-padded to the longest.
+    pub(crate) fn forward_encodings(
         &self,
         encs: &[tokenizers::Encoding],
         num_layers: Option<usize>,
@@ -325,23 +365,41 @@ impl BertEmbedder {
         let mut ids = vec![0u32; b * width];
         let mut types = vec![0u32; b * width];
         let mut valid = vec![0f32; b * width];
+        // RoBERTa: real tokens at pad+1, pad+2, ...; padding at pad (masked anyway).
+        let offset = self.cfg.position_offset();
+        let pad_pos = offset.saturating_sub(1) as u32;
+        let mut pos = vec![pad_pos; b * width];
         for (r, row) in rows.iter().enumerate() {
-            ids[r * width..r * width + row.len()].copy_from_slice(row);
-            types[r * width..r * width + row.len()].copy_from_slice(encs[r].get_type_ids());
-            valid[r * width..r * width + row.len()]
-                .iter_mut()
-                .for_each(|v| *v = 1.0);
+            let span = r * width..r * width + row.len();
+            if row.len() > self.cfg.max_tokens() {
+                return Err(Error::Invalid(format!(
+                    "an input of {} tokens is longer than the encoder's {} positions",
+                    row.len(),
+                    self.cfg.max_tokens()
+                )));
+            }
+            ids[span.clone()].copy_from_slice(row);
+            if !self.cfg.is_roberta() {
+                types[span.clone()].copy_from_slice(encs[r].get_type_ids());
+            }
+            valid[span.clone()].iter_mut().for_each(|v| *v = 1.0);
+            for (i, p) in pos[span].iter_mut().enumerate() {
+                *p = (offset + i) as u32;
+            }
         }
         let dev = &self.device;
         let ids = Tensor::from_vec(ids, (b, width), dev)?;
         let valid_t = Tensor::from_vec(valid, (b, width), dev)?;
         let h = self.cfg.hidden_size;
-        let pos = Tensor::arange(0u32, width as u32, dev)?;
+        let pos = Tensor::from_vec(pos, b * width, dev)?;
         let x = self
             .word
             .index_select(&ids.flatten_all()?, 0)?
             .reshape((b, width, h))?;
-        let x = x.broadcast_add(&self.position.index_select(&pos, 0)?.unsqueeze(0)?)?;
+        let x = (x + self
+            .position
+            .index_select(&pos, 0)?
+            .reshape((b, width, h))?)?;
         let types = Tensor::from_vec(types, b * width, dev)?;
         let x = (x + self
             .token_type
@@ -443,95 +501,5 @@ impl CausalLm {
     }
 }
 
-/// A BERT sequence classifier in HF layout (`BertForSequenceClassification`),
-/// e.g. an NLI cross-encoder: pooler (`tanh(W h_[CLS] + b)`) then a linear head.
-pub struct BertClassifier {
-    encoder: BertEmbedder,
-    pooler: Dense,
-    classifier: Dense,
-    labels: Vec<String>,
-}
-
-impl BertClassifier {
-    /// Loads a classifier directory; labels come from `config.json`'s `id2label`.
-    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
-        let (encoder, st, prefix) = BertEmbedder::load_with_source(dir, device)?;
-        let h = encoder.cfg.hidden_size;
-        let cfg_path = dir.join("config.json");
-        let v: serde_json::Value = serde_json::from_str(&fs_err::read_to_string(&cfg_path)?)
-            .map_err(|source| Error::Json {
-                path: cfg_path.clone(),
-                source,
-            })?;
-        let id2label = v
-            .get("id2label")
-            .and_then(|m| m.as_object())
-            .ok_or_else(|| Error::Config {
-                key: "id2label".into(),
-                reason: format!("missing in {}", cfg_path.display()),
-            })?;
-        let mut labels = vec![String::new(); id2label.len()];
-        for (k, name) in id2label {
-            let i: usize = k.parse().map_err(|_| Error::Config {
-                key: "id2label".into(),
-                reason: format!("bad index `{k}`"),
-            })?;
-            let slot = labels.get_mut(i).ok_or_else(|| Error::Config {
-                key: "id2label".into(),
-                reason: format!("index {i} out of range"),
-            })?;
-            *slot = name.as_str().unwrap_or_default().to_string();
-        }
-        let pooler = Dense::load(&Prefixed(&st, prefix), "pooler.dense", h, h)?;
-        let classifier = Dense::load(&st, "classifier", labels.len(), h)?;
-        Ok(BertClassifier {
-            encoder,
-            pooler,
-            classifier,
-            labels,
-        })
-    }
-
-    /// Label names, by class index.
-    pub fn labels(&self) -> &[String] {
-        &self.labels
-    }
-
-    /// Class probabilities of each `(first, second)` text pair.
-    pub fn predict_pairs(
-        &self,
-        first: &[String],
-        second: &[String],
-        batch_size: usize,
-    ) -> Result<Vec<Vec<f32>>> {
-        if first.len() != second.len() {
-            return Err(Error::Invalid(format!(
-                "{} first texts but {} second texts",
-                first.len(),
-                second.len()
-            )));
-        }
-        let mut out = Vec::with_capacity(first.len());
-        for (a, b) in first
-            .chunks(batch_size.max(1))
-            .zip(second.chunks(batch_size.max(1)))
-        {
-            let encs = a
-                .iter()
-                .zip(b)
-                .map(|(x, y)| {
-                    self.encoder
-                        .tokenizer
-                        .encode((x.as_str(), y.as_str()), true)
-                        .map_err(Error::tokenizer)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let (hidden, _, _) = self.encoder.forward_encodings(&encs, None)?;
-            let cls = hidden.narrow(1, 0, 1)?.squeeze(1)?;
-            let pooled = self.pooler.forward(&cls)?.tanh()?;
-            let logits = self.classifier.forward(&pooled)?;
-            out.extend(candle_nn::ops::softmax_last_dim(&logits)?.to_vec2::<f32>()?);
-        }
-        Ok(out)
-    }
-}
+/// The sequence classifier (BERT or RoBERTa), under its historical name.
+pub use crate::classifier::SequenceClassifier as BertClassifier;

@@ -7,7 +7,11 @@
 //!   fine-tunes them (or every weight); [`peft`] reads and writes PEFT adapters
 //!   and merged checkpoints.
 //! * [`bert`] embeds sentences with BERT-family encoders (sentence-transformers
-//!   layout), and causal LMs embed by mean-pooling hidden states.
+//!   layout), and causal LMs embed by mean-pooling hidden states; RoBERTa
+//!   encoders load through the same code.
+//! * [`classifier`] loads BERT/RoBERTa/DeBERTa-v2/v3 sequence classifiers (NLI
+//!   cross-encoders; DeBERTa's disentangled attention is in [`deberta`]);
+//!   [`align`] loads AlignScore's alignment model (RoBERTa + three heads).
 //! * [`init`] creates random models for tests and offline demos.
 //!
 //! Why our own decoder rather than candle-transformers' models: training needs
@@ -16,8 +20,11 @@
 //! positions for left padding. One implementation covers the four families.
 
 pub mod adapters;
+pub mod align;
 pub mod bert;
+pub mod classifier;
 mod config;
+pub mod deberta;
 pub mod decoder;
 mod error;
 pub mod generate;

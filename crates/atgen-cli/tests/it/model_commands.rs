@@ -252,6 +252,75 @@ fn eval_prints_corpus_scores_and_per_example_rows() -> TestResult {
 }
 
 #[test]
+fn eval_metric_specs_run_alignscore_and_an_llm_judge_with_reasons_and_cost() -> TestResult {
+    use atgen_labellers::emulator::Emulator;
+    let emu = Emulator::start()?;
+    emu.set_responder(|_| r#"{"score": 4, "reason": "supported by the source"}"#.to_string());
+    let tmp = tempfile::tempdir()?;
+    let d = tmp.path();
+    std::fs::write(
+        d.join("preds.jsonl"),
+        "{\"prediction\": \"The cat sat.\", \"references\": [\"x\"], \"source\": \"The cat sat on the mat.\"}\n",
+    )?;
+    let align = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../atgen-metrics/tests/fixtures/alignscore");
+    let align_spec = serde_json::json!({"type": "alignscore", "model": align}).to_string();
+    let judge_spec = serde_json::json!({
+        "type": "llm_judge", "criterion": "faithfulness",
+        "parameters": {"provider": "openai_compatible", "model": "j", "base_url": emu.base_url()},
+        "price": {"input_per_1m": 1.0, "output_per_1m": 1.0},
+    })
+    .to_string();
+    let o = run_in(
+        d,
+        &[
+            "eval",
+            "--input",
+            "preds.jsonl",
+            "--metrics",
+            "exact_match",
+            "--metric-spec",
+            &align_spec,
+            "--metric-spec",
+            &judge_spec,
+            "--per-example",
+            "rows.jsonl",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)?;
+    let a = v["metrics"]["alignscore"].as_f64().unwrap_or(-1.0);
+    assert!((0.0..=1.0).contains(&a), "{v}");
+    assert_eq!(v["metrics"]["judge_faithfulness"], 4.0);
+    assert!(
+        v["metrics"]["judge_faithfulness_cost"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.0
+    );
+    assert_eq!(v["details"]["judge_faithfulness"]["parsed"], 1.0);
+    let row: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(d.join("rows.jsonl"))?.trim())?;
+    assert_eq!(row["judge_faithfulness_reason"], "supported by the source");
+    let o = run_in(
+        d,
+        &[
+            "eval",
+            "--input",
+            "preds.jsonl",
+            "--metric-spec",
+            "{\"type\": \"alignscor\"}",
+        ],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("--metric-spec"),
+        "{}",
+        stderr(&o)
+    );
+    Ok(())
+}
+
+#[test]
 fn a_hub_id_resolves_offline_from_a_populated_hf_cache() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let d = tmp.path();

@@ -341,6 +341,80 @@ fn hadas_and_ld_cal_run_with_real_scorers_and_fail_clearly_without() -> TestResu
 }
 
 #[test]
+fn hadas_and_ld_cal_take_roberta_nli_alignscore_and_llm_judge_scorers() -> TestResult {
+    use atgen_labellers::emulator::Emulator;
+    let emu = Emulator::start()?;
+    // Deterministic grades that differ between texts; difficulty on 1-10, the rest on 1-5.
+    emu.set_responder(|prompt| {
+        let n = prompt.len();
+        if prompt.contains("difficult") {
+            format!("{{\"score\": {}, \"reason\": \"length\"}}", n % 10 + 1)
+        } else {
+            format!("Score: {}\nReason: length", n % 5 + 1)
+        }
+    });
+    let ws = Workspace::new()?;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let nli = root.join("crates/atgen-models/tests/fixtures/roberta_nli");
+    let align = root.join("crates/atgen-metrics/tests/fixtures/alignscore");
+    let judge = format!(
+        "parameters: {{provider: openai_compatible, model: judge, base_url: '{}'}}, price: {{input_per_1m: 1, output_per_1m: 1}}",
+        emu.base_url()
+    );
+    let scorers = format!(
+        "al.scorers={{entailment: {{type: nli, model: '{}', label: entailment}}, discourse: {{type: alignscore, model: '{}'}}, verifiability: {{type: llm_judge, criterion: faithfulness, {judge}}}}}",
+        nli.display(),
+        align.display(),
+    );
+    let o = ws.run(&["name=hadas", "al=hadas", "al.num_iterations=1", &scorers]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        read_json(&ws.run_dirs("hadas")[0].join("run.json"))["n_labeled"],
+        8
+    );
+    let judged = emu.requests().len();
+    assert!(judged > 0, "the faithfulness judge was asked");
+    let o = ws.run(&[
+        "name=ldcal",
+        "al=ld_cal",
+        "al.num_iterations=1",
+        &format!("al.scorers={{difficulty: {{type: llm_judge, criterion: difficulty, max_score: 10, {judge}}}}}"),
+        &format!("evaluation.additional_metrics=[{{type: llm_judge, criterion: faithfulness, {judge}}}]"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        emu.requests().len() > judged,
+        "the difficulty judge was asked"
+    );
+    // The judge as an evaluation metric: score and cost per round, reasons per generation.
+    let iter0 = ws.run_dirs("ldcal")[0].join("iter_000");
+    let text = read_json(&iter0.join("metrics.json")).to_string();
+    assert!(text.contains("judge_faithfulness_cost"), "{text}");
+    let gens = std::fs::read_to_string(iter0.join("generations.jsonl"))?;
+    assert!(
+        gens.contains("\"judge_faithfulness_reason\":\"length\""),
+        "{gens}"
+    );
+    assert!(emu
+        .requests()
+        .iter()
+        .any(|r| r.body.contains("Rate how difficult")));
+    let o = ws.run(&[
+        "name=badjudge",
+        "al=ld_cal",
+        &format!(
+            "al.scorers={{difficulty: {{type: llm_judge, criterion: faithfulness, {judge}}}}}"
+        ),
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("al.scorers.difficulty.criterion"),
+        "{}",
+        stderr(&o)
+    );
+    Ok(())
+}
+
+#[test]
 fn generation_can_run_on_an_openai_compatible_server_that_loads_each_rounds_adapter() -> TestResult
 {
     let ws = Workspace::new()?;

@@ -1,10 +1,12 @@
 //! Integration tests: parity with the Python reference packages on the golden
 //! fixtures written by `scripts/fixtures/metrics_golden.py`, and `eval` end to end.
 
+mod alignscore;
 mod bartscore;
 mod bertscore;
 mod eval_file;
 mod golden;
+mod judge;
 mod porter_words;
 
 use serde_json::Value;

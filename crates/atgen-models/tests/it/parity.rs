@@ -156,3 +156,94 @@ fn nli_cross_encoder_probabilities_match_transformers() -> TestResult {
     }
     Ok(())
 }
+
+// Python (scripts/fixtures/roberta_golden.py, transformers 4.51.3):
+//   model.roberta(**tok(text)).last_hidden_state[0]
+#[test]
+fn roberta_hidden_states_match_transformers() -> TestResult {
+    let enc = BertEmbedder::load(&fixtures().join("roberta_nli"), &Device::Cpu)?;
+    let r = reference("roberta_reference.json");
+    let rows = r["states"].as_array().cloned().unwrap_or_default();
+    let texts: Vec<String> = rows
+        .iter()
+        .map(|s| s["text"].as_str().unwrap_or_default().to_string())
+        .collect();
+    // Batched together: the shorter texts are right-padded, as a real batch is.
+    let ours = enc.token_states(&texts, None, 3)?;
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(ours[i].0, ids(&row["ids"]), "tokens of {:?}", texts[i]);
+        let expected: Vec<f32> = row["states"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(floats)
+            .collect();
+        let got: Vec<f32> = ours[i].1.iter().flatten().copied().collect();
+        let d = max_abs_diff(&got, &expected);
+        assert!(d <= 1e-4, "text {i}: max |Δh| = {d}");
+    }
+    Ok(())
+}
+
+// Python: RobertaForSequenceClassification(**tok(premises, hypotheses, padding=True)).logits.softmax(-1)
+#[test]
+fn roberta_nli_probabilities_match_transformers() -> TestResult {
+    use atgen_models::classifier::SequenceClassifier;
+    let clf = SequenceClassifier::load(&fixtures().join("roberta_nli"), &Device::Cpu)?;
+    assert_eq!(clf.labels(), ["CONTRADICTION", "NEUTRAL", "ENTAILMENT"]);
+    let r = reference("roberta_reference.json");
+    let pairs = r["pairs"].as_array().cloned().unwrap_or_default();
+    let side = |k: usize| -> Vec<String> {
+        pairs
+            .iter()
+            .map(|p| p[k].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let ours = clf.predict_pairs(&side(0), &side(1), 3)?;
+    for (i, expected) in r["probs"].as_array().into_iter().flatten().enumerate() {
+        let d = max_abs_diff(&ours[i], &floats(expected));
+        assert!(d <= 1e-5, "pair {i}: max |Δp| = {d}");
+    }
+    Ok(())
+}
+
+// Python (scripts/fixtures/deberta_golden.py, transformers 4.51.3):
+//   DebertaV2ForSequenceClassification(**tok(premises, hypotheses, padding=True)).logits.softmax(-1)
+//   and model.deberta(**tok(text)).last_hidden_state[0], for a v3-shaped and a v2-shaped config.
+#[test]
+fn deberta_v2_and_v3_match_transformers() -> TestResult {
+    use atgen_models::classifier::SequenceClassifier;
+    use atgen_models::deberta::DebertaEncoder;
+    let r = reference("deberta_reference.json");
+    let pairs = r["pairs"].as_array().cloned().unwrap_or_default();
+    let side = |k: usize| -> Vec<String> {
+        pairs
+            .iter()
+            .map(|p| p[k].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    for variant in ["deberta_v3", "deberta_v2"] {
+        let dir = fixtures().join(variant);
+        let v = &r["variants"][variant];
+        let enc = DebertaEncoder::load(&dir, &Device::Cpu)?;
+        let (ids_got, states) = enc.token_states(v["text"].as_str().unwrap_or_default())?;
+        assert_eq!(ids_got, ids(&v["ids"]), "{variant}: tokens");
+        let expected: Vec<f32> = v["hidden"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(floats)
+            .collect();
+        let got: Vec<f32> = states.into_iter().flatten().collect();
+        let d = max_abs_diff(&got, &expected);
+        assert!(d <= 1e-4, "{variant}: max |Δh| = {d}");
+        let clf = SequenceClassifier::load(&dir, &Device::Cpu)?;
+        assert_eq!(clf.labels(), ["entailment", "neutral", "contradiction"]);
+        let ours = clf.predict_pairs(&side(0), &side(1), 4)?;
+        for (i, expected) in v["probs"].as_array().into_iter().flatten().enumerate() {
+            let d = max_abs_diff(&ours[i], &floats(expected));
+            assert!(d <= 1e-5, "{variant} pair {i}: max |Δp| = {d}");
+        }
+    }
+    Ok(())
+}
