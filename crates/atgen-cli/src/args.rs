@@ -264,7 +264,8 @@ pub struct RunArgs {
     /// Print the resolved config (secrets redacted) and exit.
     #[arg(long)]
     pub cfg: bool,
-    /// Print the estimated labelling cost (JSON) and exit; nothing is sent.
+    /// Print the estimated labelling cost (JSON) and exit; nothing is sent. Prompt tokens are
+    /// counted with OpenAI's tokenizer for OpenAI models, conservatively by bytes otherwise.
     #[arg(long)]
     pub estimate_cost: bool,
 }

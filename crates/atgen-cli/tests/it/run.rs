@@ -465,6 +465,23 @@ fn estimate_cost_reports_labels_tokens_and_money_without_a_key_or_a_run() -> Tes
     );
     let capped = estimate(&["--estimate-cost", "al.budget=0.0001"])?;
     assert_eq!(capped["worst_case_cost"], 0.0001);
+    // An unknown model is counted by the conservative bytes bound; an OpenAI model by its own
+    // tokenizer, which counts fewer tokens than that bound.
+    assert!(
+        e["prompt_token_counter"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("bytes")),
+        "{e}"
+    );
+    let exact = estimate(&["--estimate-cost", "labeller.parameters.model=gpt-4.1"])?;
+    assert!(
+        exact["prompt_token_counter"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("o200k_base")),
+        "{exact}"
+    );
+    let exact_prompt = exact["mean_prompt_tokens"].as_f64().unwrap_or(0.0);
+    assert!(exact_prompt > 3.0 && exact_prompt < prompt, "{exact}");
     assert!(ws.run_dirs("atgen").is_empty(), "an estimate starts no run");
     Ok(())
 }
