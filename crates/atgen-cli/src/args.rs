@@ -31,7 +31,7 @@ pub enum Command {
     Embed(EmbedArgs),
     /// Fine-tune a model with LoRA, DoRA, QLoRA or fully, writing a PEFT adapter.
     Finetune(Box<FinetuneArgs>),
-    /// Serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions).
+    /// Serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions; vLLM's /v1/load_lora_adapter and SGLang's /update_weights_from_disk for the AL loop).
     ServeModel(ServeModelArgs),
 }
 

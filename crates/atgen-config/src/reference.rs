@@ -83,7 +83,7 @@ const DOCS: &[(&str, &str)] = &[
     ("training.max_grad_norm", "Gradient clipping norm; `null`: no clipping."),
     ("training.early_stopping_patience", "Stop after this many epochs without dev-loss improvement; `null`: never."),
     ("inference", "Generation settings."),
-    ("inference.framework", "`local` (candle, in process) or `openai_compatible` (a vLLM/SGLang/... server)."),
+    ("inference.framework", "`local` (candle, in process) or `openai_compatible` (a vLLM/SGLang/... server; LoRA adapters are loaded with `/v1/load_lora_adapter`, DoRA and full fine-tuning are merged and swapped in with `/update_weights_from_disk`)."),
     ("inference.base_url", "Server URL for `openai_compatible`, e.g. `http://localhost:8000/v1`."),
     ("inference.model", "Model name to request from the server; `null`: `model.checkpoint`."),
     ("inference.api_key", "API key of the server, if any (redacted)."),

@@ -391,6 +391,56 @@ fn generation_can_run_on_an_openai_compatible_server_that_loads_each_rounds_adap
 }
 
 #[test]
+fn dora_with_remote_inference_is_merged_first_and_swapped_into_the_server() -> TestResult {
+    let ws = Workspace::new()?;
+    let dora = "model.peft.kind=dora";
+    let o = ws.run(&["name=local", "al=msp", "al.num_iterations=1", dora]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let server = ServeModel::start(ws.path(), "toy-model", "toy")?;
+    let url = server.url.clone();
+    let base = format!("inference.base_url={url}");
+    let o = ws.run(&[
+        "name=remote",
+        "al=msp",
+        "al.num_iterations=1",
+        dora,
+        "inference.framework=openai_compatible",
+        &base,
+        "inference.model=toy",
+    ]);
+    let root = url.trim_end_matches("/v1");
+    let info: serde_json::Value = ureq::get(&format!("{root}/get_model_info"))
+        .call()?
+        .into_json()?;
+    drop(server);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The server now serves the last round's merged checkpoint; the earlier one was removed.
+    let r = &ws.run_dirs("remote")[0];
+    let served = std::path::PathBuf::from(info["model_path"].as_str().unwrap_or_default());
+    assert_eq!(
+        served.canonicalize()?,
+        r.join("iter_001").join("merged").canonicalize()?
+    );
+    assert!(!r.join("iter_000").join("merged").exists());
+    // The merged model behind the API behaves as the DoRA model in process.
+    let l = &ws.run_dirs("local")[0];
+    assert_eq!(labeled_ids(l), labeled_ids(r));
+    let preds = |d: &std::path::Path| -> Vec<String> {
+        std::fs::read_to_string(d.join("iter_001").join("generations.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .map(|v| v["prediction"].to_string())
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    assert_eq!(preds(l), preds(r));
+    Ok(())
+}
+
+#[test]
 fn a_local_model_can_label_for_another_run() -> TestResult {
     let ws = Workspace::new()?;
     let o = ws.run(&["name=teacher", "al.num_iterations=0"]);
