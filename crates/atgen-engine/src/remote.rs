@@ -231,3 +231,49 @@ fn parse_choice(c: &Value) -> Generation {
         entropies,
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A server without `/update_weights_from_disk` (as vLLM): every request gets a 404.
+    fn server_without_weight_updates() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(4) {
+                let Ok(mut s) = stream else { continue };
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let body = r#"{"detail":"Not Found"}"#;
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        format!("http://{addr}/v1")
+    }
+
+    #[test]
+    fn a_server_that_cannot_swap_weights_gets_the_restart_instructions() {
+        let url = server_without_weight_updates();
+        let mut g = RemoteGenerator::new(&url, "toy", None).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let e = g.update_weights(tmp.path()).unwrap_err().to_string();
+        let dir = fs_err::canonicalize(tmp.path()).unwrap();
+        assert!(e.contains("update_weights_from_disk"), "{e}");
+        assert!(e.contains("HTTP 404"), "{e}");
+        assert!(
+            e.contains(&format!(
+                "vllm serve {} --served-model-name toy",
+                dir.display()
+            )),
+            "{e}"
+        );
+        assert!(e.contains("atgen run --resume"), "{e}");
+    }
+}
