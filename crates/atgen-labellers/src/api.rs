@@ -262,7 +262,11 @@ impl ApiLabeller {
                     retry_after,
                     maybe_billed,
                 } => {
-                    let lost = if maybe_billed { job.worst } else { 0.0 };
+                    let lost = if maybe_billed || s.bills_failed_attempts {
+                        job.worst
+                    } else {
+                        0.0
+                    };
                     self.budget.settle(reservation, lost);
                     charged += lost;
                     last = reason;

@@ -121,6 +121,25 @@ fn money_of_attempts_lost_when_retries_run_out_is_reported() {
         "{reported} vs {}",
         l.spent()
     );
+
+    // 500s cost nothing, unless the provider says it bills failed attempts.
+    for (bills, expect_lost) in [(false, false), (true, true)] {
+        let cfg = config(
+            &emu,
+            "openai_compatible",
+            &format!("max_retries: 1, concurrency: 1, bills_failed_attempts: {bills}"),
+            None,
+        );
+        let l = labeller(&cfg, None);
+        emu.push_fault(Fault::ServerError);
+        emu.push_fault(Fault::ServerError);
+        let e = l.label_batch(&examples(1)).unwrap_err();
+        let LabellerError::RetriesExhausted { lost, .. } = e else {
+            panic!("{e}")
+        };
+        assert_eq!(lost > 0.0, expect_lost, "bills {bills}: lost {lost}");
+        assert_eq!(l.take_unreported_cost(), lost);
+    }
 }
 
 #[test]
