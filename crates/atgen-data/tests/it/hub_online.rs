@@ -377,7 +377,24 @@ fn downloads_into_the_cache_then_reads_it_offline() {
     // The first request fails with 503 and is retried.
     let hub = serve(hub_repos(tmp.path()), 1);
     let cache = tmp.path().join("hub");
-    let ds = load_dataset_with(&cfg("org/qa"), &ctx(&cache, &hub.endpoint, false, None)).unwrap();
+    // Configured the way a user does it: HF_ENDPOINT and HF_HOME (the cache is $HF_HOME/hub).
+    let env = |offline: bool| {
+        let vars = [
+            ("HF_ENDPOINT", hub.endpoint.clone()),
+            ("HF_HOME", tmp.path().display().to_string()),
+            (
+                "HF_HUB_OFFLINE",
+                if offline { "1" } else { "0" }.to_string(),
+            ),
+        ];
+        LoadContext {
+            base_dir: tmp.path().to_path_buf(),
+            hub: HubCache::from_vars(|k| {
+                vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+            }),
+        }
+    };
+    let ds = load_dataset_with(&cfg("org/qa"), &env(false)).unwrap();
     assert_eq!(inputs(&ds.train), ["q1", "q2", "q3"]);
     assert_eq!(inputs(&ds.test), ["q4"]);
     assert_eq!(ds.train[2].references, ["a3", "alt"]);
@@ -420,11 +437,7 @@ fn downloads_into_the_cache_then_reads_it_offline() {
 
     // A second, offline run reads the populated cache without a request.
     let n = log.len();
-    let again = load_dataset_with(
-        &cfg("org/qa"),
-        &ctx(&cache, "http://127.0.0.1:9", true, None),
-    )
-    .unwrap();
+    let again = load_dataset_with(&cfg("org/qa"), &env(true)).unwrap();
     assert_eq!(inputs(&again.train), ["q1", "q2", "q3"]);
     assert_eq!(inputs(&again.test), ["q4"]);
     // Online again: one listing, nothing downloaded twice.
