@@ -316,7 +316,11 @@ impl<'a> Client<'a> {
                 .or_else(|| header_etag(&resp))
                 .ok_or_else(|| fail("the hub gave no blob id or ETag".into()))?;
             std::fs::create_dir_all(&blobs).map_err(|e| fail(e.to_string()))?;
-            let partial = blobs.join(format!("{name}.incomplete"));
+            // A name of our own, so concurrent downloads of one blob never share a file; the
+            // rename into place is atomic and either copy is the same bytes.
+            static DOWNLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = DOWNLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let partial = blobs.join(format!("{name}.{}-{n}.incomplete", std::process::id()));
             let bar = crate::progress::bytes_bar(size, &sib.rfilename);
             let written =
                 copy_hashed(resp.into_reader(), &partial, &bar).map_err(|e| fail(e.to_string()))?;
@@ -417,9 +421,15 @@ fn link(blob: &Path, target: &Path, snapshot: &Path) -> std::io::Result<()> {
         }
         rel.push("blobs");
         rel.push(blob.file_name().unwrap_or_default());
-        if std::os::unix::fs::symlink(&rel, target).is_ok() {
-            return Ok(());
+        match std::os::unix::fs::symlink(&rel, target) {
+            Ok(()) => return Ok(()),
+            // Another process linked it meanwhile (copying onto that link would truncate the blob).
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(_) => {}
         }
+    }
+    if target.exists() {
+        return Ok(());
     }
     std::fs::copy(blob, target).map(|_| ())
 }
