@@ -31,7 +31,7 @@ pub enum Command {
     Embed(EmbedArgs),
     /// Fine-tune a model with LoRA, DoRA, QLoRA or fully, writing a PEFT adapter.
     Finetune(Box<FinetuneArgs>),
-    /// Serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions).
+    /// Serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions; vLLM's /v1/load_lora_adapter and SGLang's /update_weights_from_disk for the AL loop).
     ServeModel(ServeModelArgs),
 }
 
@@ -264,7 +264,8 @@ pub struct RunArgs {
     /// Print the resolved config (secrets redacted) and exit.
     #[arg(long)]
     pub cfg: bool,
-    /// Print the estimated labelling cost (JSON) and exit; nothing is sent.
+    /// Print the estimated labelling cost (JSON) and exit; nothing is sent. Prompt tokens are
+    /// counted with OpenAI's tokenizer for OpenAI models, conservatively by bytes otherwise.
     #[arg(long)]
     pub estimate_cost: bool,
 }

@@ -90,6 +90,13 @@ pub struct LabelOutcome {
 pub trait Labeller {
     /// Labels each example of `batch`, in order.
     fn label(&mut self, batch: &[Example]) -> Result<Vec<LabelOutcome>>;
+
+    /// Money spent since the last call that no returned outcome carries: attempts that may
+    /// have been billed when [`Labeller::label`] failed (retries ran out). The loop adds it to
+    /// the run's cost, so a budget counts it too.
+    fn take_unreported_cost(&mut self) -> f64 {
+        0.0
+    }
 }
 
 /// One metric's corpus score and per-example scores.

@@ -209,6 +209,7 @@ mod tests {
             &mut Sink {
                 skip,
                 skipped: &mut skipped,
+                bar: indicatif::ProgressBar::hidden(),
             },
         );
         (out, skipped)

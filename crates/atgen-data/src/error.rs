@@ -60,13 +60,43 @@ pub enum DataError {
         available: Vec<String>,
         source_name: String,
     },
-    /// A hub dataset is not in the local Hugging Face cache.
-    #[error("hub dataset `{repo}` (revision `{revision}`) is not in the Hugging Face cache at {}{}", cache.display(), if *offline { " and HF_HUB_OFFLINE is set" } else { "; download it first (e.g. `huggingface-cli download --repo-type dataset <repo>`), online download is not built in" })]
+    /// A hub dataset is not in the local Hugging Face cache (and may not be downloaded).
+    #[error("hub dataset `{repo}` (revision `{revision}`) is not in the Hugging Face cache at {}{}", cache.display(), if *offline { " and HF_HUB_OFFLINE is set (unset it to download)" } else { "" })]
     HubNotCached {
         repo: String,
         revision: String,
         cache: PathBuf,
         offline: bool,
+    },
+    /// The hub has no such dataset (or it is private and no token was given).
+    #[error("hub dataset `{repo}` not found at {endpoint}{}", if *authenticated { "" } else { " (a private dataset needs HF_TOKEN)" })]
+    HubRepoNotFound {
+        repo: String,
+        endpoint: String,
+        authenticated: bool,
+    },
+    /// The dataset exists but the revision does not.
+    #[error("hub dataset `{repo}` has no revision `{revision}` (set data.revision to a branch, tag or commit)")]
+    HubRevisionNotFound { repo: String, revision: String },
+    /// The dataset is gated or private and the token is missing or lacks access.
+    #[error("hub dataset `{repo}` is gated or private (HTTP {status}): {}", if *authenticated { "the token in HF_TOKEN has no access; accept the dataset's conditions on its hub page with that account" } else { "accept its conditions on its hub page and set HF_TOKEN (or run `huggingface-cli login`)" })]
+    HubAccess {
+        repo: String,
+        status: u16,
+        authenticated: bool,
+    },
+    /// The revision has no data files and no Parquet conversion.
+    #[error("hub dataset `{repo}` (revision `{revision}`) has no data files (.parquet, .jsonl, .json, .csv, .tsv) and no Parquet conversion at refs/convert/parquet")]
+    HubNoDataFiles { repo: String, revision: String },
+    /// Talking to the hub failed (after retries where retrying makes sense).
+    #[error("hub request {url} failed: {message}")]
+    HubHttp { url: String, message: String },
+    /// A downloaded file could not be stored or did not match its checksum or size.
+    #[error("downloading `{file}` of hub dataset `{repo}`: {message}")]
+    HubDownload {
+        repo: String,
+        file: String,
+        message: String,
     },
     /// The hub snapshot has several configurations and none was chosen.
     #[error("hub dataset `{repo}` has several configurations ({}); choose one with `data.hub_config=...`", configs.join(", "))]

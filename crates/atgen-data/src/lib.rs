@@ -2,8 +2,10 @@
 //!
 //! Reads JSONL, JSON (an array, or `{split: [...]}`), CSV/TSV and Parquet (record API, no Arrow)
 //! from local files, from a folder of `<split>.<ext>` files (shards such as
-//! `train-00000-of-00002.parquet` are concatenated), from Hugging Face datasets in the local
-//! hub cache (`HF_HUB_CACHE`, `HF_HOME`, `HF_HUB_OFFLINE` honoured), or from the subsets bundled
+//! `train-00000-of-00002.parquet` are concatenated), from Hugging Face hub datasets (downloaded
+//! into the standard hub cache unless `HF_HUB_OFFLINE` is set; `HF_ENDPOINT`, `HF_HUB_CACHE`,
+//! `HF_HOME` and `HF_TOKEN` honoured; script datasets through the hub's Parquet conversion at
+//! `refs/convert/parquet`), or from the subsets bundled
 //! in the binary (`bundled:gsm8k`, ...). Rows become [`atgen_core::Example`]s through a column
 //! mapping: the output column is `references[0]` (the training target), a references column
 //! (string or list) adds accepted alternatives, all other columns land in `fields` for prompt
@@ -26,7 +28,9 @@ mod bundled;
 mod columns;
 mod error;
 mod hub;
+mod hub_fetch;
 mod parquet;
+mod progress;
 mod prompt;
 mod read;
 mod source;
@@ -35,7 +39,7 @@ mod subset;
 pub use bundled::bundled_names;
 pub use columns::ColumnMap;
 pub use error::{DataError, FileReport, LoadReport, Result, SkippedRow};
-pub use hub::HubCache;
+pub use hub::{HubCache, DEFAULT_ENDPOINT, PARQUET_REVISION};
 pub use prompt::{Message, Prompt};
 pub use read::{FileData, Format, Row};
 pub use source::DataSource;
@@ -98,7 +102,19 @@ pub fn load_dataset_with(cfg: &DataConfig, ctx: &LoadContext) -> Result<Dataset>
     let splits = match &source {
         // A single file holds either several splits (a JSON object) or just the pool.
         DataSource::File(path) => single_file_splits(path, &cfg.train_split, cfg.skip_bad_rows)?,
-        _ => source::splits(&source, cfg.hub_config.as_deref(), &cfg.revision, &ctx.hub)?,
+        _ => {
+            let mut wanted = vec![cfg.train_split.as_str()];
+            if cfg.test_file.is_none() {
+                wanted.extend(cfg.test_split.as_deref());
+            }
+            source::splits(
+                &source,
+                cfg.hub_config.as_deref(),
+                &cfg.revision,
+                &ctx.hub,
+                &wanted,
+            )?
+        }
     };
     let available = || splits.keys().cloned().collect::<Vec<_>>();
     let train_data = splits
@@ -236,6 +252,7 @@ fn read_split(
             let mut sink = Sink {
                 skip,
                 skipped: &mut skipped,
+                bar: indicatif::ProgressBar::hidden(),
             };
             let rows = match read::read_bytes(bytes, Format::Jsonl, name, &mut sink)? {
                 FileData::Rows(r) => r,
@@ -250,6 +267,7 @@ fn read_split(
         let mut sink = Sink {
             skip,
             skipped: &mut skipped,
+            bar: indicatif::ProgressBar::hidden(),
         };
         let exs = columns::to_examples(rows, map, &file, split, out.len(), &mut sink)?;
         report.files.push(FileReport {

@@ -17,10 +17,16 @@ pub fn read_parquet(path: &Path, name: &str) -> Result<Vec<Row>> {
         path: path.to_path_buf(),
         source,
     })?;
+    let size = file.metadata().map_or(0, |m| m.len());
     let reader = SerializedFileReader::new(file).map_err(err)?;
+    let n_rows = reader.metadata().file_metadata().num_rows().max(0) as u64;
+    let bar = crate::progress::read_bar(path, size, n_rows, "rows");
     let mut rows = Vec::new();
     for (i, row) in reader.get_row_iter(None).map_err(err)?.enumerate() {
         let row = row.map_err(err)?;
+        if i.is_multiple_of(4096) {
+            bar.set_position(i as u64);
+        }
         match row.to_json_value() {
             Value::Object(columns) => rows.push(Row {
                 line: i + 1,
@@ -35,6 +41,7 @@ pub fn read_parquet(path: &Path, name: &str) -> Result<Vec<Row>> {
             }
         }
     }
+    bar.finish_and_clear();
     Ok(rows)
 }
 

@@ -57,6 +57,8 @@ impl Format {
 pub(crate) struct Sink<'a> {
     pub skip: bool,
     pub skipped: &'a mut Vec<SkippedRow>,
+    /// Progress of a large read (hidden otherwise), in bytes of the input.
+    pub bar: indicatif::ProgressBar,
 }
 
 impl Sink<'_> {
@@ -90,10 +92,6 @@ pub fn read_file(
         path: path.to_path_buf(),
     })?;
     let name = path.display().to_string();
-    let mut sink = Sink {
-        skip: skip_bad_rows,
-        skipped,
-    };
     if format == Format::Parquet {
         return crate::parquet::read_parquet(path, &name).map(FileData::Rows);
     }
@@ -101,7 +99,15 @@ pub fn read_file(
         path: path.to_path_buf(),
         source,
     })?;
-    read_bytes(&bytes, format, &name, &mut sink)
+    let size = bytes.len() as u64;
+    let mut sink = Sink {
+        skip: skip_bad_rows,
+        skipped,
+        bar: crate::progress::read_bar(path, size, size, "bytes"),
+    };
+    let out = read_bytes(&bytes, format, &name, &mut sink);
+    sink.bar.finish_and_clear();
+    out
 }
 
 /// Reads an in-memory text file (`name` is used in errors).
@@ -125,8 +131,13 @@ pub(crate) fn read_bytes(
 
 fn read_jsonl(bytes: &[u8], name: &str, sink: &mut Sink<'_>) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
+    let mut offset = 0u64;
     for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
         let line = i + 1;
+        offset += raw.len() as u64 + 1;
+        if line.is_multiple_of(4096) {
+            sink.bar.set_position(offset);
+        }
         let Ok(text) = std::str::from_utf8(raw) else {
             sink.bad(DataError::InvalidUtf8 {
                 file: name.to_string(),
@@ -226,6 +237,9 @@ fn read_csv(bytes: &[u8], delimiter: u8, name: &str, sink: &mut Sink<'_>) -> Res
     let mut record = csv::ByteRecord::new();
     loop {
         let line = reader.position().line() as usize;
+        if line.is_multiple_of(4096) {
+            sink.bar.set_position(reader.position().byte());
+        }
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
@@ -283,6 +297,7 @@ mod tests {
             &mut Sink {
                 skip,
                 skipped: &mut skipped,
+                bar: indicatif::ProgressBar::hidden(),
             },
         );
         (r, skipped)

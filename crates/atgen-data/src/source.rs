@@ -1,7 +1,7 @@
 //! Where a dataset comes from: `bundled:<name>`, a local directory or file, or a hub id.
 
 use crate::error::{DataError, Result};
-use crate::hub::{split_files, HubCache};
+use crate::hub::{split_files, HubCache, PARQUET_REVISION};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -14,7 +14,7 @@ pub enum DataSource {
     Dir(PathBuf),
     /// A local file (one split, or a JSON object of splits).
     File(PathBuf),
-    /// A hub dataset id, read from the local cache.
+    /// A hub dataset id: read from the local cache, downloaded into it when online.
     Hub(String),
 }
 
@@ -62,12 +62,14 @@ pub(crate) enum SplitData {
     Embedded(String, &'static [u8]),
 }
 
-/// The splits a source offers.
+/// The splits a source offers; for a hub dataset, `wanted` names the splits to download (the
+/// first must exist).
 pub(crate) fn splits(
     source: &DataSource,
     hub_config: Option<&str>,
     revision: &str,
     hub: &HubCache,
+    wanted: &[&str],
 ) -> Result<BTreeMap<String, SplitData>> {
     let from_dir = |dir: &Path, name: &str| -> Result<BTreeMap<String, SplitData>> {
         Ok(split_files(dir, hub_config, name)?
@@ -78,12 +80,47 @@ pub(crate) fn splits(
     match source {
         DataSource::Bundled(name) => crate::bundled::splits(name),
         DataSource::Dir(dir) => from_dir(dir, &dir.display().to_string()),
-        DataSource::Hub(repo) => from_dir(&hub.snapshot(repo, revision)?, repo),
+        DataSource::Hub(repo) => {
+            let snapshot = if hub.offline {
+                cached_snapshot(hub, repo, revision)?
+            } else {
+                match crate::hub_fetch::fetch(hub, repo, revision, hub_config, wanted) {
+                    Ok(s) => s,
+                    // Unreachable hub: a cached copy serves, as in `huggingface_hub`.
+                    Err(e) if crate::hub_fetch::is_unreachable(&e) => {
+                        match cached_snapshot(hub, repo, revision) {
+                            Ok(s) => {
+                                eprintln!("warning: {e}; using the cached copy");
+                                s
+                            }
+                            Err(_) => return Err(e),
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            from_dir(&snapshot, repo)
+        }
         DataSource::File(path) => Ok(BTreeMap::from([(
             String::new(),
             SplitData::Files(vec![path.clone()]),
         )])),
     }
+}
+
+/// The cached snapshot of `revision`, or of the hub's Parquet conversion when that revision
+/// is not cached with data files (a loading-script dataset downloaded earlier).
+fn cached_snapshot(hub: &HubCache, repo: &str, revision: &str) -> Result<PathBuf> {
+    let snap = hub.snapshot(repo, revision);
+    let has_data = snap
+        .as_ref()
+        .is_ok_and(|s| !crate::hub::data_files(s).is_empty());
+    if !has_data && revision != PARQUET_REVISION {
+        if let Ok(parquet) = hub.snapshot(repo, PARQUET_REVISION) {
+            return Ok(parquet);
+        }
+    }
+    snap
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ pub struct LocalModel {
     train: TrainConfig,
     /// Rows per generation batch.
     pub batch_size: usize,
+    /// The merged checkpoint the server loaded last (DoRA with remote inference).
+    merged: Option<std::path::PathBuf>,
 }
 
 fn peft_config(cfg: &Config) -> PeftConfig {
@@ -183,11 +185,6 @@ impl LocalModel {
         let remote = match cfg.inference.framework {
             InferenceFramework::Local => None,
             InferenceFramework::OpenaiCompatible => {
-                if !matches!(cfg.model.peft.kind, CfgPeftKind::Lora | CfgPeftKind::Qlora) {
-                    return Err(EngineError::Invalid(
-                        "inference.framework=openai_compatible needs model.peft.kind lora or qlora (servers load LoRA adapters, not DoRA or full weights)".into(),
-                    ));
-                }
                 let url = cfg.inference.base_url.clone().unwrap_or_default();
                 let name = cfg
                     .inference
@@ -211,6 +208,7 @@ impl LocalModel {
             peft: peft_config(cfg),
             train: train_config(cfg),
             batch_size: cfg.inference.batch_size.max(1),
+            merged: None,
         })
     }
 
@@ -257,12 +255,30 @@ impl LocalModel {
         Ok(())
     }
 
-    /// Makes a saved adapter the one that generates: with remote inference the
-    /// server loads it under `name`; in process the model already has it.
+    /// Makes a saved adapter (in `dir`) the one that generates: with remote inference a LoRA
+    /// adapter is loaded by the server under `name`, and a DoRA adapter is merged first into a
+    /// full checkpoint (`merged/` beside `dir`; full fine-tuning saved one in `dir` already)
+    /// whose weights the server swaps in; in process the model already has it.
     pub fn publish(&mut self, dir: &Path, name: &str) -> Result<()> {
-        match self.remote.as_mut() {
-            Some(r) if !self.vars.is_empty() => r.load_adapter(name, dir),
-            _ => Ok(()),
+        let Some(remote) = self.remote.as_mut() else {
+            return Ok(());
+        };
+        if self.vars.is_empty() {
+            return Ok(());
+        }
+        match self.peft.kind {
+            PeftKind::Lora | PeftKind::Qlora => remote.load_adapter(name, dir),
+            PeftKind::None => remote.update_weights(dir),
+            PeftKind::Dora => {
+                let merged = dir.with_file_name("merged");
+                peft::save_merged(&self.current, &merged)?;
+                remote.update_weights(&merged)?;
+                // The server holds the new weights; the previous round's copy can go.
+                if let Some(old) = self.merged.replace(merged) {
+                    let _ = fs_err::remove_dir_all(old);
+                }
+                Ok(())
+            }
         }
     }
 

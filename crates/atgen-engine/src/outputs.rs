@@ -97,15 +97,15 @@ impl ModelOutputs for OutputsCache<'_> {
                     .iter()
                     .filter(|e| !self.round_embeddings.contains_key(&e.id))
                     .collect();
-                if !missing.is_empty() {
-                    let texts: Vec<String> = missing.iter().map(|e| e.input.clone()).collect();
-                    for (e, v) in missing
-                        .iter()
-                        .zip(self.model.embed(&texts).map_err(backend)?)
-                    {
+                let bar = embedding_bar(missing.len());
+                for chunk in missing.chunks(EMBED_CHUNK) {
+                    let texts: Vec<String> = chunk.iter().map(|e| e.input.clone()).collect();
+                    for (e, v) in chunk.iter().zip(self.model.embed(&texts).map_err(backend)?) {
                         self.round_embeddings.insert(e.id.clone(), v);
                     }
+                    bar.inc(chunk.len() as u64);
                 }
+                bar.finish_and_clear();
                 Ok(examples
                     .iter()
                     .map(|e| self.round_embeddings[&e.id].clone())
@@ -119,12 +119,15 @@ impl ModelOutputs for OutputsCache<'_> {
                     .collect();
                 missing.sort_unstable();
                 missing.dedup();
-                for chunk in missing.chunks(1024) {
+                let bar = embedding_bar(missing.len());
+                for chunk in missing.chunks(EMBED_CHUNK) {
                     let texts: Vec<String> = chunk.iter().map(|t| t.to_string()).collect();
                     let vecs = enc.embed(&texts, 64).map_err(Error::backend)?;
                     let items: Vec<(&str, Vec<f32>)> = chunk.iter().copied().zip(vecs).collect();
                     cache.insert_many(&items).map_err(backend)?;
+                    bar.inc(chunk.len() as u64);
                 }
+                bar.finish_and_clear();
                 examples
                     .iter()
                     .map(|e| {
@@ -136,4 +139,22 @@ impl ModelOutputs for OutputsCache<'_> {
             }
         }
     }
+}
+
+/// Texts embedded (and, for an encoder, persisted) between progress updates.
+const EMBED_CHUNK: usize = 256;
+
+/// A bar for embedding `n` texts (hidden for a few chunks' worth, and when stderr is not a
+/// terminal).
+fn embedding_bar(n: usize) -> indicatif::ProgressBar {
+    if n <= 2 * EMBED_CHUNK {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(n as u64);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("embedding {bar:30} {pos}/{len} [{elapsed}<{eta}]")
+    {
+        bar.set_style(style);
+    }
+    bar
 }

@@ -28,8 +28,14 @@ pub struct RunRecord {
     pub n_labeled: usize,
     /// Texts the labeller could not label (removed from the pool, not used for training).
     pub n_unlabeled_returns: usize,
-    /// Money spent on labels.
+    /// Money spent on labels, including [`RunRecord::lost_cost`].
     pub cost: f64,
+    /// Money of labelling calls that returned no label to the run: attempts that may have been
+    /// billed (timeouts, broken connections or unreadable answers after the request was sent)
+    /// when retries ran out or the budget refused the next try, and the answers a failed call
+    /// had received (a resumed run reuses those from the response cache at no cost).
+    #[serde(default)]
+    pub lost_cost: f64,
     /// Whether the labeller refused a request that could have crossed the budget.
     #[serde(default)]
     pub budget_exhausted: bool,
@@ -53,6 +59,7 @@ impl Default for RunRecord {
             n_labeled: 0,
             n_unlabeled_returns: 0,
             cost: 0.0,
+            lost_cost: 0.0,
             budget_exhausted: false,
             metrics: BTreeMap::new(),
             elapsed_s: 0.0,

@@ -3,8 +3,16 @@
 //! with `logprobs`, and after each round the freshly trained LoRA adapter is
 //! handed to the server with vLLM's `POST /v1/load_lora_adapter`, so the next
 //! generations come from the new model. Training stays local (the adapter is
-//! trained here and exported in PEFT format). DoRA adapters cannot be loaded
-//! by vLLM; such runs must keep `inference.framework=local`.
+//! trained here and exported in PEFT format).
+//!
+//! DoRA adapters and full fine-tuning are "merged first": servers load LoRA
+//! deltas only (vLLM refuses DoRA, whose magnitude rescaling is not a low-rank
+//! delta), so the round's model is merged into a full checkpoint in HF layout
+//! and the server swaps its weights in place with SGLang's
+//! `POST /update_weights_from_disk` (`{"model_path"}`), which `atgen
+//! serve-model` implements too. vLLM cannot swap weights at run time: the error
+//! then names the merged checkpoint to restart the server on before
+//! `atgen run --resume`.
 //!
 //! What the OpenAI wire format gives and what it does not: the log-prob of
 //! each chosen token is exact; the entropy of each step is computed from the
@@ -62,11 +70,14 @@ impl RemoteGenerator {
     }
 
     fn post(&self, path: &str, body: &Value) -> Result<Value> {
-        let url = format!("{}{path}", self.settings.base_url);
+        self.post_url(&format!("{}{path}", self.settings.base_url), body)
+    }
+
+    fn post_url(&self, url: &str, body: &Value) -> Result<Value> {
         let s = &self.settings;
         let mut last = String::new();
         for attempt in 0..=s.max_retries {
-            match self.transport.post(&url, &body.to_string()) {
+            match self.transport.post(url, &body.to_string()) {
                 Attempt::Success(text) => {
                     return Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
                 }
@@ -115,6 +126,38 @@ impl RemoteGenerator {
             &json!({"lora_name": name, "lora_path": path.display().to_string()}),
         )?;
         self.adapter = Some(name.to_string());
+        Ok(())
+    }
+
+    /// Serves the full checkpoint in `dir` (HF layout) under the base model's name from now
+    /// on, with SGLang's `POST /update_weights_from_disk` at the server's root.
+    pub fn update_weights(&mut self, dir: &Path) -> Result<()> {
+        let path = fs_err::canonicalize(dir)?;
+        let root = self
+            .settings
+            .base_url
+            .trim_end_matches('/')
+            .trim_end_matches("/v1")
+            .to_string();
+        let url = format!("{root}/update_weights_from_disk");
+        let r = self
+            .post_url(&url, &json!({"model_path": path.display().to_string()}))
+            .map_err(|e| {
+                EngineError::Invalid(format!(
+                    "{e}\nthe server cannot swap its weights at run time (SGLang and `atgen serve-model` can; vLLM cannot): restart it on the merged checkpoint {} (e.g. `vllm serve {} --served-model-name {}`) and continue with `atgen run --resume <run dir>`",
+                    path.display(),
+                    path.display(),
+                    self.settings.model
+                ))
+            })?;
+        if r.get("success").and_then(Value::as_bool) == Some(false) {
+            return Err(EngineError::Invalid(format!(
+                "{url}: the server could not load {}: {}",
+                path.display(),
+                r.get("message").and_then(Value::as_str).unwrap_or_default()
+            )));
+        }
+        self.adapter = None;
         Ok(())
     }
 
@@ -186,5 +229,51 @@ fn parse_choice(c: &Value) -> Generation {
         token_ids: Vec::new(),
         logprobs,
         entropies,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A server without `/update_weights_from_disk` (as vLLM): every request gets a 404.
+    fn server_without_weight_updates() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(4) {
+                let Ok(mut s) = stream else { continue };
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let body = r#"{"detail":"Not Found"}"#;
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        format!("http://{addr}/v1")
+    }
+
+    #[test]
+    fn a_server_that_cannot_swap_weights_gets_the_restart_instructions() {
+        let url = server_without_weight_updates();
+        let mut g = RemoteGenerator::new(&url, "toy", None).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let e = g.update_weights(tmp.path()).unwrap_err().to_string();
+        let dir = fs_err::canonicalize(tmp.path()).unwrap();
+        assert!(e.contains("update_weights_from_disk"), "{e}");
+        assert!(e.contains("HTTP 404"), "{e}");
+        assert!(
+            e.contains(&format!(
+                "vllm serve {} --served-model-name toy",
+                dir.display()
+            )),
+            "{e}"
+        );
+        assert!(e.contains("atgen run --resume"), "{e}");
     }
 }

@@ -474,7 +474,12 @@ fn drive_inner(
                 if progress.record.budget_exhausted {
                     break;
                 }
-                for outcome in parts.labeller.label(chunk)? {
+                let outcomes = parts.labeller.label(chunk);
+                // Money a failed call (or a refused text's earlier attempts) paid for nothing.
+                let lost = parts.labeller.take_unreported_cost();
+                progress.record.cost += lost;
+                progress.record.lost_cost += lost;
+                for outcome in outcomes? {
                     // Refused by the hard budget: never sent, so the text stays in the pool.
                     let refused = outcome.label.is_none()
                         && outcome
@@ -483,6 +488,8 @@ fn drive_inner(
                             .is_some_and(|n| n.starts_with(atgen_labellers::BUDGET_NOTE_PREFIX));
                     if refused {
                         progress.record.budget_exhausted = true;
+                        progress.record.cost += outcome.cost;
+                        progress.record.lost_cost += outcome.cost;
                         continue;
                     }
                     let row = LabelRow {

@@ -30,6 +30,8 @@ pub struct ApiLabeller {
     pub(crate) budget: Budget,
     pub(crate) cache: Option<ResponseCache>,
     prompt: PromptFn,
+    /// Money spent that no returned outcome carries yet (see [`Labeller::take_unreported_cost`]).
+    unreported: Mutex<f64>,
 }
 
 impl std::fmt::Debug for ApiLabeller {
@@ -64,6 +66,7 @@ impl ApiLabeller {
             budget: Budget::new(budget, spent),
             cache,
             prompt: input_as_prompt(),
+            unreported: Mutex::new(0.0),
             settings,
         })
     }
@@ -77,6 +80,25 @@ impl ApiLabeller {
     /// Money spent so far, including what `new` was told.
     pub fn spent(&self) -> f64 {
         self.budget.spent()
+    }
+
+    /// Money spent that no returned outcome carries, reset by the call: attempts that may have
+    /// been billed in a [`ApiLabeller::label_batch`] that failed, and the responses that batch
+    /// received but could not return.
+    pub fn take_unreported_cost(&self) -> f64 {
+        std::mem::take(
+            &mut *self
+                .unreported
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    fn add_unreported(&self, cost: f64) {
+        *self
+            .unreported
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) += cost;
     }
 
     /// The resolved settings.
@@ -163,19 +185,35 @@ impl ApiLabeller {
             }
         });
         let results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let mut failure = None;
         for (j, r) in results.into_iter().enumerate() {
             let i = todo[j];
-            // Unreported costs stay unclaimed in the cache: the session that
-            // reuses those responses reports them.
-            let o = r.unwrap_or_else(|| {
+            match r.unwrap_or_else(|| {
                 Err(LabellerError::Internal {
                     what: "a worker thread that did not finish".into(),
                 })
-            })?;
-            if o.label.is_some() || o.cost > 0.0 {
-                to_claim.push(&jobs[i].key);
+            }) {
+                Ok(o) => {
+                    if o.label.is_some() || o.cost > 0.0 {
+                        to_claim.push(&jobs[i].key);
+                    }
+                    outcomes[i] = Some(o);
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
             }
-            outcomes[i] = Some(o);
+        }
+        if let Some(e) = failure {
+            // The batch fails as a whole, but what it paid is reported now: the answers it
+            // got are claimed in the cache (a resumed run reuses them at no cost) and their
+            // cost joins the money of the failed attempts.
+            let paid: f64 = outcomes.iter().flatten().map(|o| o.cost).sum();
+            self.add_unreported(paid);
+            if let Some(cache) = &self.cache {
+                cache.claim(&to_claim)?;
+            }
+            return Err(e);
         }
         if let Some(cache) = &self.cache {
             cache.claim(&to_claim)?;
@@ -224,7 +262,11 @@ impl ApiLabeller {
                     retry_after,
                     maybe_billed,
                 } => {
-                    let lost = if maybe_billed { job.worst } else { 0.0 };
+                    let lost = if maybe_billed || s.bills_failed_attempts {
+                        job.worst
+                    } else {
+                        0.0
+                    };
                     self.budget.settle(reservation, lost);
                     charged += lost;
                     last = reason;
@@ -240,6 +282,7 @@ impl ApiLabeller {
                 }
                 Attempt::Fatal { status, message } => {
                     self.budget.settle(reservation, 0.0);
+                    self.add_unreported(charged);
                     return Err(match status {
                         Some(status) => LabellerError::Http {
                             provider,
@@ -261,11 +304,13 @@ impl ApiLabeller {
                 ));
             }
         }
+        self.add_unreported(charged);
         Err(LabellerError::RetriesExhausted {
             provider,
             url: job.prepared.url.clone(),
             attempts: s.max_retries + 1,
             last,
+            lost: charged,
         })
     }
 }
@@ -319,5 +364,9 @@ pub(crate) fn outcome(
 impl Labeller for ApiLabeller {
     fn label(&mut self, batch: &[Example]) -> atgen_core::Result<Vec<LabelOutcome>> {
         Ok(self.label_batch(batch)?)
+    }
+
+    fn take_unreported_cost(&mut self) -> f64 {
+        ApiLabeller::take_unreported_cost(self)
     }
 }

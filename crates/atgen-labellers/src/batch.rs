@@ -143,6 +143,9 @@ impl ApiLabeller {
                             last: format!(
                                 "{reason} (not retried: the server may have acted on it)"
                             ),
+                            // Batch calls cost nothing until a batch runs; a submitted batch
+                            // is remembered and polled on resume.
+                            lost: 0.0,
                         });
                     }
                     last = reason;
@@ -180,6 +183,7 @@ impl ApiLabeller {
             url: url.into(),
             attempts: s.max_retries + 1,
             last,
+            lost: 0.0,
         })
     }
 

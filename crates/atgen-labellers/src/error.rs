@@ -23,13 +23,15 @@ pub enum LabellerError {
         status: u16,
         message: String,
     },
-    /// Every attempt failed with a retryable error.
-    #[error("{provider} {url}: gave up after {attempts} attempts; last error: {last}")]
+    /// Every attempt failed with a retryable error; `lost` is the money counted for attempts
+    /// that may have been billed (worst case each), which the run's cost and budget include.
+    #[error("{provider} {url}: gave up after {attempts} attempts; last error: {last}{}", if *lost > 0.0 { format!("; {lost:.6} counted as spent for attempts that may have been billed") } else { String::new() })]
     RetriesExhausted {
         provider: &'static str,
         url: String,
         attempts: u32,
         last: String,
+        lost: f64,
     },
     /// A batch failed as a whole, or did not end in time.
     #[error("{provider} batch {id}: {reason}")]

@@ -51,6 +51,7 @@ pub mod error;
 pub mod http;
 pub mod provider;
 pub mod settings;
+pub mod tokens;
 pub mod wire;
 
 pub use api::{input_as_prompt, ApiLabeller, PromptFn};

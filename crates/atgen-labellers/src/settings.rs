@@ -75,6 +75,7 @@ struct Params {
     backoff_base_s: f64,
     backoff_max_s: f64,
     max_retry_after_s: f64,
+    bills_failed_attempts: bool,
     concurrency: usize,
     bytes_per_token: f64,
     cache: bool,
@@ -104,6 +105,7 @@ impl Default for Params {
             backoff_base_s: 1.0,
             backoff_max_s: 60.0,
             max_retry_after_s: 300.0,
+            bills_failed_attempts: false,
             concurrency: 4,
             bytes_per_token: 3.0,
             cache: true,
@@ -139,6 +141,10 @@ pub struct ApiSettings {
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     pub max_retry_after: Duration,
+    /// The provider bills attempts that fail with 408/409/429/5xx: each counts at its worst
+    /// case against the budget (OpenAI and Anthropic bill none; timeouts and broken
+    /// connections after sending always count).
+    pub bills_failed_attempts: bool,
     pub concurrency: usize,
     pub bytes_per_token: f64,
     /// Where the SQLite response cache lives (`None`: no cache).
@@ -265,6 +271,7 @@ impl ApiSettings {
             backoff_base: seconds("backoff_base_s", p.backoff_base_s)?,
             backoff_max: seconds("backoff_max_s", p.backoff_max_s)?,
             max_retry_after: seconds("max_retry_after_s", p.max_retry_after_s)?,
+            bills_failed_attempts: p.bills_failed_attempts,
             concurrency: p.concurrency,
             bytes_per_token: p.bytes_per_token,
             cache_path,

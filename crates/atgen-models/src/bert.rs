@@ -482,7 +482,7 @@ impl CausalLm {
             let hidden = self.decoder.forward_hidden(
                 &Tensor::from_vec(ids, (b, width), dev)?,
                 &Tensor::from_vec(pos, (b, width), dev)?,
-                &crate::ops::attention_mask(&valid, width, dev)?,
+                &self.decoder.attention_mask(&valid, width)?,
                 None,
                 &mut ctx,
             )?;

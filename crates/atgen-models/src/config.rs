@@ -3,7 +3,8 @@
 //! Llama, Mistral, Qwen2 and Qwen3 share one shape (pre-norm blocks, RMSNorm,
 //! rotary embeddings, grouped-query attention, SwiGLU MLP) and differ in a few
 //! switches recorded here: Qwen2 puts biases on q/k/v, Qwen3 normalises q and k
-//! per head, Llama 3 rescales rotary frequencies.
+//! per head, Llama 3 rescales rotary frequencies, Mistral limits attention to a
+//! sliding window of keys (in prefill, cached generation and training alike).
 
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,7 @@ use std::path::Path;
 pub enum Family {
     /// `LlamaForCausalLM`
     Llama,
-    /// `MistralForCausalLM` (a Llama without sliding-window attention here; see `sliding_window`)
+    /// `MistralForCausalLM` (a Llama with sliding-window attention: `sliding_window`)
     Mistral,
     /// `Qwen2ForCausalLM`
     Qwen2,

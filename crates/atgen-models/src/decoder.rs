@@ -251,6 +251,21 @@ impl Decoder {
         &self.cfg
     }
 
+    /// Keys each query attends to at most (itself included): Mistral's `sliding_window`.
+    /// Other families ignore the field (Qwen2 configs carry one with `use_sliding_window: false`).
+    pub fn sliding_window(&self) -> Option<usize> {
+        match self.cfg.family() {
+            Ok(Family::Mistral) => self.cfg.sliding_window,
+            _ => None,
+        }
+    }
+
+    /// The additive mask of `t` new queries over keys whose validity `key_valid` gives, with
+    /// this model's sliding window ([`crate::ops::attention_mask`]).
+    pub fn attention_mask(&self, key_valid: &[Vec<bool>], t: usize) -> Result<Tensor> {
+        crate::ops::attention_mask(key_valid, t, self.sliding_window(), &self.device)
+    }
+
     /// Device of the weights.
     pub fn device(&self) -> &Device {
         &self.device

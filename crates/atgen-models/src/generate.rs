@@ -211,7 +211,7 @@ impl CausalLm {
         let mut positions = Tensor::from_vec(pos, (jobs.len(), width), dev)?;
         for step in 0..max_new {
             let t = input.dim(1)?;
-            let mask = crate::ops::attention_mask(&valid, t, dev)?;
+            let mask = self.decoder.attention_mask(&valid, t)?;
             let hidden = self.decoder.forward_hidden(
                 &input,
                 &positions,
@@ -311,7 +311,7 @@ impl CausalLm {
         let hidden = self.decoder.forward_hidden(
             &Tensor::from_slice(ids, (1, n), dev)?,
             &Tensor::from_vec(pos, (1, n), dev)?,
-            &crate::ops::attention_mask(&valid, n, dev)?,
+            &self.decoder.attention_mask(&valid, n)?,
             None,
             &mut ctx,
         )?;
@@ -331,7 +331,7 @@ impl CausalLm {
         let input = Tensor::from_slice(ids, (1, n), dev)?;
         let (pos, valid) = left_padded_positions(&[n], n);
         let positions = Tensor::from_vec(pos, (1, n), dev)?;
-        let mask = crate::ops::attention_mask(&valid, n, dev)?;
+        let mask = self.decoder.attention_mask(&valid, n)?;
         let mut ctx = ForwardCtx::inference();
         let hidden = self
             .decoder

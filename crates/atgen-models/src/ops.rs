@@ -128,19 +128,27 @@ pub fn apply_rope_composed(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Ten
 /// Additive attention mask for `t` new queries over `s` cached+new keys.
 ///
 /// `key_valid[b][j]` says whether key `j` of row `b` is a real token (not padding).
-/// Query `i` sits at key index `s - t + i` and sees keys up to it.
+/// Query `i` sits at key index `s - t + i` and sees keys up to it, and with a sliding
+/// `window` (Mistral) only the last `window` of them, itself included. Rows are left-padded,
+/// so key-index distances between real tokens are position distances, as in transformers.
 ///
 /// # Shapes
 /// Returns `(b, 1, t, s)` f32 with 0 for visible and `f32::MIN` for hidden keys.
-pub fn attention_mask(key_valid: &[Vec<bool>], t: usize, device: &Device) -> Result<Tensor> {
+pub fn attention_mask(
+    key_valid: &[Vec<bool>],
+    t: usize,
+    window: Option<usize>,
+    device: &Device,
+) -> Result<Tensor> {
     let b = key_valid.len();
     let s = key_valid.first().map_or(0, Vec::len);
+    let window = window.unwrap_or(usize::MAX).max(1);
     let mut m = vec![0f32; b * t * s];
     for (r, valid) in key_valid.iter().enumerate() {
         for i in 0..t {
             let q = s - t + i;
             for (j, &ok) in valid.iter().enumerate() {
-                if !ok || j > q {
+                if !ok || j > q || q - j >= window {
                     m[(r * t + i) * s + j] = f32::MIN;
                 }
             }
@@ -199,9 +207,19 @@ mod tests {
 
     #[test]
     fn mask_hides_padding_and_future() -> Result<()> {
-        let m = attention_mask(&[vec![false, true, true]], 2, &Device::Cpu)?;
+        let m = attention_mask(&[vec![false, true, true]], 2, None, &Device::Cpu)?;
         let v = m.flatten_all()?.to_vec1::<f32>()?;
         assert_eq!(v, vec![f32::MIN, 0.0, f32::MIN, f32::MIN, 0.0, 0.0]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_sliding_window_hides_keys_too_far_back() -> Result<()> {
+        // 4 keys, the last 2 queries (as in cached generation), window 2.
+        let m = attention_mask(&[vec![true; 4]], 2, Some(2), &Device::Cpu)?;
+        let v = m.flatten_all()?.to_vec1::<f32>()?;
+        let x = f32::MIN;
+        assert_eq!(v, vec![x, 0.0, 0.0, x, x, x, 0.0, 0.0]);
         Ok(())
     }
 }

@@ -70,7 +70,7 @@ impl CausalLm {
         Ok((
             Tensor::from_vec(ids, (batch.len(), width), dev)?,
             Tensor::from_vec(pos, (batch.len(), width), dev)?,
-            crate::ops::attention_mask(&valid, width, dev)?,
+            self.decoder.attention_mask(&valid, width)?,
         ))
     }
 

@@ -4,6 +4,7 @@ use crate::topk::top_logprobs;
 use crate::ServedModel;
 use atgen_core::{Generation, GenerationParams};
 use atgen_models::tokenizer::Message;
+use atgen_models::CausalLm;
 use serde_json::{json, Value};
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,6 +68,21 @@ pub fn handle(model: &mut ServedModel, method: &str, path: &str, body: &[u8]) ->
             };
             adapters(model, path.ends_with("/load_lora_adapter"), &req).unwrap_or_else(|r| r)
         }
+        ("POST", "/update_weights_from_disk") => {
+            let req: Value = match serde_json::from_slice(body) {
+                Ok(v @ Value::Object(_)) => v,
+                _ => return error(400, "the body must be a JSON object"),
+            };
+            update_weights(model, &req)
+        }
+        ("GET", "/get_model_info") => Reply {
+            status: 200,
+            body: json!({
+                "model_path": model_path(&model.lm),
+                "served_model_name": model.name,
+                "is_generation": true,
+            }),
+        },
         ("POST", "/v1/completions") | ("POST", "/v1/chat/completions") => {
             let req: Value = match serde_json::from_slice(body) {
                 Ok(v @ Value::Object(_)) => v,
@@ -340,6 +356,41 @@ fn chat(model: &ServedModel, req: &Value) -> Result<Reply, Reply> {
         status: 200,
         body: json!({"id": id, "object": "chat.completion", "created": now(), "model": model.name, "choices": out, "usage": usage(n_prompt, &choices)}),
     })
+}
+
+fn model_path(lm: &CausalLm) -> String {
+    lm.files
+        .as_ref()
+        .map(|f| f.dir.display().to_string())
+        .unwrap_or_default()
+}
+
+/// SGLang's `POST /update_weights_from_disk` (`{"model_path"}`): the base model's weights are
+/// replaced by a checkpoint in HF layout (same architecture; a merged DoRA round, say), served
+/// under the same name. Loaded adapters keep the base they were loaded on.
+fn update_weights(model: &mut ServedModel, req: &Value) -> Reply {
+    let fail = |status: u16, message: String| Reply {
+        status,
+        body: json!({"success": false, "message": message}),
+    };
+    let Some(path) = req.get("model_path").and_then(Value::as_str) else {
+        return fail(400, "`model_path` is required".into());
+    };
+    let lm = match CausalLm::load(path, Some(model.lm.dtype()), model.lm.device()) {
+        Ok(lm) => lm,
+        Err(e) => return fail(400, format!("cannot load `{path}`: {e}")),
+    };
+    if lm.decoder.config().vocab_size != model.lm.decoder.config().vocab_size {
+        return fail(
+            400,
+            format!("`{path}` has another vocabulary than the served model"),
+        );
+    }
+    model.lm = lm;
+    Reply {
+        status: 200,
+        body: json!({"success": true, "message": format!("Succeeded to update model weights from {path}.")}),
+    }
 }
 
 /// vLLM's dynamic LoRA endpoints: load a PEFT adapter under a name, or unload it.

@@ -7,6 +7,9 @@
 //! and vLLM's `POST /v1/load_lora_adapter` / `POST /v1/unload_lora_adapter`
 //! (`{"lora_name", "lora_path"}`): a PEFT adapter then serves under its own
 //! model name, which is how the AL loop hands a fresh adapter to a server.
+//! SGLang's `POST /update_weights_from_disk` (`{"model_path"}`) swaps the base
+//! model's weights for a checkpoint in HF layout (how a merged DoRA round
+//! reaches the server) and `GET /get_model_info` says which path is served.
 //! Requests are served one at a time (the model runs on this machine's cores).
 //! Log-probs are those of the raw model distribution; `top_logprobs` come from
 //! one teacher-forced pass over the generated tokens.

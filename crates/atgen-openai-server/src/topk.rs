@@ -2,7 +2,7 @@
 
 use atgen_models::decoder::left_padded_positions;
 use atgen_models::linear::ForwardCtx;
-use atgen_models::{ops, CausalLm, Result};
+use atgen_models::{CausalLm, Result};
 use candle_core::{Tensor, D};
 
 /// For each of the `n_new` last positions of `ids`, the top `k` `(token, log-prob)` pairs
@@ -23,7 +23,7 @@ pub fn top_logprobs(
     let hidden = lm.decoder.forward_hidden(
         &Tensor::from_slice(ids, (1, n), dev)?,
         &Tensor::from_vec(pos, (1, n), dev)?,
-        &ops::attention_mask(&valid, n, dev)?,
+        &lm.decoder.attention_mask(&valid, n)?,
         None,
         &mut ctx,
     )?;

@@ -188,3 +188,56 @@ fn a_peft_adapter_loads_at_run_time_like_vllm() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn weights_are_swapped_from_disk_like_sglang() -> TestResult {
+    let (h, lm) = start()?;
+    let root = h.base_url().trim_end_matches("/v1").to_string();
+    // A merged DoRA checkpoint of the served model, written as the AL loop writes one.
+    let tmp = tempfile::tempdir()?;
+    let mut dora = lm.clone();
+    atgen_models::peft::load_adapter(
+        &mut dora,
+        std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../atgen-models/tests/fixtures/adapters/dora"
+        )),
+    )?;
+    let merged = tmp.path().join("merged");
+    atgen_models::peft::save_merged(&dora, &merged)?;
+    let (s, r) = post(
+        &format!("{root}/update_weights_from_disk"),
+        json!({"model_path": merged.display().to_string()}),
+    );
+    assert_eq!((s, &r["success"]), (200, &json!(true)), "{r}");
+    let info: Value = ureq::get(&format!("{root}/get_model_info"))
+        .call()?
+        .into_json()?;
+    assert_eq!(info["model_path"], merged.display().to_string());
+    // The base name now answers with the merged model.
+    let (_, out) = post(
+        &format!("{}/completions", h.base_url()),
+        json!({"model": "tiny", "prompt": "The meeting is moved to", "max_tokens": 4, "temperature": 0}),
+    );
+    let expected = &dora.generate(
+        &["The meeting is moved to".into()],
+        &atgen_core::GenerationParams {
+            max_new_tokens: 4,
+            ..Default::default()
+        },
+        1,
+    )?[0][0];
+    assert_eq!(out["choices"][0]["text"], expected.text, "{out}");
+    let (s, e) = post(
+        &format!("{root}/update_weights_from_disk"),
+        json!({"model_path": "/nonexistent"}),
+    );
+    assert_eq!((s, &e["success"]), (400, &json!(false)), "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("/nonexistent")),
+        "{e}"
+    );
+    Ok(())
+}

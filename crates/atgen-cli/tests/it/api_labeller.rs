@@ -169,6 +169,49 @@ fn api_llm_without_a_key_for_openai_names_the_variable() -> TestResult {
 }
 
 #[test]
+fn money_lost_when_retries_run_out_is_in_run_json_and_the_budget() -> TestResult {
+    let ws = Workspace::new()?;
+    let emu = reversing_emulator();
+    // The first text gets two billed but unreadable answers, and no more tries.
+    emu.push_fault(atgen_labellers::emulator::Fault::Malformed);
+    emu.push_fault(atgen_labellers::emulator::Fault::Malformed);
+    let retry = [
+        "name=lost",
+        "+labeller.parameters.max_retries=1",
+        "+labeller.parameters.concurrency=1",
+        "+labeller.parameters.backoff_base_s=0.001",
+    ];
+    let o = run_api(&ws, &emu, &retry);
+    assert!(!o.status.success(), "retries ran out");
+    assert!(stderr(&o).contains("counted as spent"), "{}", stderr(&o));
+    let run = ws.run_dirs("lost")[0].clone();
+    let record = read_json(&run.join("run.json"));
+    assert_eq!(record["status"], "failed");
+    let lost = record["lost_cost"].as_f64().unwrap_or_default();
+    assert!(lost > 0.0, "{record}");
+    assert!(lost >= billed(&emu), "worst case {lost} covers the bill");
+    assert_eq!(record["cost"].as_f64(), Some(lost));
+    // Resumed, the lost money stays counted in the total.
+    let o = atgen()
+        .current_dir(ws.path())
+        .args(["run", "--resume", run.to_str().unwrap_or_default()])
+        .env_remove("OPENAI_API_KEY")
+        .output()?;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let record = read_json(&run.join("run.json"));
+    let labels: f64 = label_rows(&run)
+        .iter()
+        .map(|r| r["cost"].as_f64().unwrap_or_default())
+        .sum();
+    let cost = record["cost"].as_f64().unwrap_or_default();
+    assert!(
+        (cost - (labels + lost)).abs() < 1e-9,
+        "{cost} vs {labels} + {lost}"
+    );
+    Ok(())
+}
+
+#[test]
 fn a_resumed_run_keeps_within_the_budget_it_already_spent() -> TestResult {
     let ws = Workspace::new()?;
     let emu = reversing_emulator();

@@ -465,6 +465,56 @@ fn generation_can_run_on_an_openai_compatible_server_that_loads_each_rounds_adap
 }
 
 #[test]
+fn dora_with_remote_inference_is_merged_first_and_swapped_into_the_server() -> TestResult {
+    let ws = Workspace::new()?;
+    let dora = "model.peft.kind=dora";
+    let o = ws.run(&["name=local", "al=msp", "al.num_iterations=1", dora]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let server = ServeModel::start(ws.path(), "toy-model", "toy")?;
+    let url = server.url.clone();
+    let base = format!("inference.base_url={url}");
+    let o = ws.run(&[
+        "name=remote",
+        "al=msp",
+        "al.num_iterations=1",
+        dora,
+        "inference.framework=openai_compatible",
+        &base,
+        "inference.model=toy",
+    ]);
+    let root = url.trim_end_matches("/v1");
+    let info: serde_json::Value = ureq::get(&format!("{root}/get_model_info"))
+        .call()?
+        .into_json()?;
+    drop(server);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The server now serves the last round's merged checkpoint; the earlier one was removed.
+    let r = &ws.run_dirs("remote")[0];
+    let served = std::path::PathBuf::from(info["model_path"].as_str().unwrap_or_default());
+    assert_eq!(
+        served.canonicalize()?,
+        r.join("iter_001").join("merged").canonicalize()?
+    );
+    assert!(!r.join("iter_000").join("merged").exists());
+    // The merged model behind the API behaves as the DoRA model in process.
+    let l = &ws.run_dirs("local")[0];
+    assert_eq!(labeled_ids(l), labeled_ids(r));
+    let preds = |d: &std::path::Path| -> Vec<String> {
+        std::fs::read_to_string(d.join("iter_001").join("generations.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .map(|v| v["prediction"].to_string())
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    assert_eq!(preds(l), preds(r));
+    Ok(())
+}
+
+#[test]
 fn a_local_model_can_label_for_another_run() -> TestResult {
     let ws = Workspace::new()?;
     let o = ws.run(&["name=teacher", "al.num_iterations=0"]);
@@ -539,6 +589,23 @@ fn estimate_cost_reports_labels_tokens_and_money_without_a_key_or_a_run() -> Tes
     );
     let capped = estimate(&["--estimate-cost", "al.budget=0.0001"])?;
     assert_eq!(capped["worst_case_cost"], 0.0001);
+    // An unknown model is counted by the conservative bytes bound; an OpenAI model by its own
+    // tokenizer, which counts fewer tokens than that bound.
+    assert!(
+        e["prompt_token_counter"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("bytes")),
+        "{e}"
+    );
+    let exact = estimate(&["--estimate-cost", "labeller.parameters.model=gpt-4.1"])?;
+    assert!(
+        exact["prompt_token_counter"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("o200k_base")),
+        "{exact}"
+    );
+    let exact_prompt = exact["mean_prompt_tokens"].as_f64().unwrap_or(0.0);
+    assert!(exact_prompt > 3.0 && exact_prompt < prompt, "{exact}");
     assert!(ws.run_dirs("atgen").is_empty(), "an estimate starts no run");
     Ok(())
 }

@@ -8,10 +8,7 @@ use std::path::Path;
 fn ctx(base: &Path) -> LoadContext {
     LoadContext {
         base_dir: base.to_path_buf(),
-        hub: HubCache {
-            dir: base.join("no-cache"),
-            offline: true,
-        },
+        hub: HubCache::at(base.join("no-cache"), true),
     }
 }
 

@@ -9,10 +9,7 @@ fn random_bytes_never_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let ctx = LoadContext {
         base_dir: tmp.path().to_path_buf(),
-        hub: HubCache {
-            dir: tmp.path().join("c"),
-            offline: true,
-        },
+        hub: HubCache::at(tmp.path().join("c"), true),
     };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let alphabet = b"{}[]\":,\n\\ qa01\xff\xc3tru";

@@ -44,10 +44,7 @@ fn cfg(config: Option<&str>) -> DataConfig {
 fn ctx(cache: &Path, offline: bool) -> LoadContext {
     LoadContext {
         base_dir: cache.join("cwd"),
-        hub: HubCache {
-            dir: cache.to_path_buf(),
-            offline,
-        },
+        hub: HubCache::at(cache, offline),
     }
 }
 
@@ -83,8 +80,12 @@ fn uncached_dataset_is_a_clear_error() {
     c.dataset = Some("org/absent".into());
     let e = load_dataset_with(&c, &ctx(tmp.path(), true)).unwrap_err();
     assert!(e.to_string().contains("HF_HUB_OFFLINE is set"), "{e}");
-    let e = load_dataset_with(&c, &ctx(tmp.path(), false)).unwrap_err();
-    assert!(e.to_string().contains("huggingface-cli download"), "{e}");
+    // Online with the hub unreachable and nothing cached: the network error, named.
+    let mut online = ctx(tmp.path(), false);
+    online.hub.endpoint = "http://127.0.0.1:9".into();
+    let e = load_dataset_with(&c, &online).unwrap_err();
+    assert!(matches!(e, DataError::HubHttp { .. }), "{e}");
+    assert!(e.to_string().contains("network error"), "{e}");
     c.dataset = Some("org/qa".into());
     c.revision = "v2".into();
     make_cache(tmp.path());

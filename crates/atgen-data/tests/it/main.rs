@@ -5,3 +5,4 @@ mod bundled;
 mod files;
 mod fuzz;
 mod hub;
+mod hub_online;

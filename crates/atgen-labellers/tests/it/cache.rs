@@ -42,7 +42,7 @@ fn a_repeated_request_is_served_from_the_cache_for_free() {
 }
 
 #[test]
-fn responses_paid_in_a_failed_session_are_reported_once_on_resume() {
+fn responses_paid_in_a_failed_session_are_reported_once_and_reused_on_resume() {
     let emu = Emulator::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(
@@ -56,13 +56,18 @@ fn responses_paid_in_a_failed_session_are_reported_once_on_resume() {
     emu.push_fault(Fault::ServerError);
     emu.push_fault(Fault::ServerError);
     let batch = examples(2);
-    assert!(cached(&cfg, dir.path()).label_batch(&batch).is_err());
+    let failed = cached(&cfg, dir.path());
+    assert!(failed.label_batch(&batch).is_err());
     assert_eq!(emu.requests().len(), 3);
-    // The resumed session reuses e0 and reports what it cost, once.
+    // The failed session reports what e0 cost (the run records it at once)...
+    let paid = failed.take_unreported_cost();
+    assert!(paid > 0.0, "e0's cost is reported by the failed session");
+    // ...and the resumed session reuses e0 without paying or reporting it again.
     let resumed = cached(&cfg, dir.path()).label_batch(&batch).unwrap();
     assert_eq!(emu.requests().len(), 4, "e0 is not paid twice");
     assert_eq!(resumed[0].note.as_deref(), Some("cached response"));
-    assert!(resumed[0].cost > 0.0, "e0's cost was never reported before");
+    assert_eq!(resumed[0].cost, 0.0, "e0's cost was reported before");
+    assert_eq!(resumed[0].label, Some("EMU question number 0".into()));
     assert!(resumed[1].cost > 0.0);
     let again = cached(&cfg, dir.path()).label_batch(&batch).unwrap();
     assert!(again.iter().all(|o| o.cost == 0.0));

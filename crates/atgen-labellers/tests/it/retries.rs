@@ -85,6 +85,64 @@ fn the_last_failure_is_reported_after_the_last_try() {
 }
 
 #[test]
+fn money_of_attempts_lost_when_retries_run_out_is_reported() {
+    let emu = Emulator::start().unwrap();
+    let cfg = config(
+        &emu,
+        "openai_compatible",
+        "max_retries: 1, concurrency: 1",
+        None,
+    );
+    // Two billed answers that cannot be read: both count at their worst case.
+    let l = labeller(&cfg, None);
+    emu.push_fault(Fault::Malformed);
+    emu.push_fault(Fault::Malformed);
+    let e = l.label_batch(&examples(1)).unwrap_err();
+    let LabellerError::RetriesExhausted { lost, .. } = &e else {
+        panic!("{e}")
+    };
+    assert!(*lost > 0.0);
+    assert!(e.to_string().contains("counted as spent"), "{e}");
+    assert_eq!(l.take_unreported_cost(), *lost);
+    assert_eq!(l.take_unreported_cost(), 0.0, "reported once");
+    assert_eq!(l.spent(), *lost, "the budget counts it too");
+
+    // A batch that fails after another example was answered: that answer's cost is reported
+    // with the lost attempts (and a resumed run reuses it from the cache for free).
+    let mut l = labeller(&cfg, None);
+    emu.push_fault(Fault::Pass);
+    emu.push_fault(Fault::Malformed);
+    emu.push_fault(Fault::Malformed);
+    l.label(&examples(2)).unwrap_err();
+    let reported = l.take_unreported_cost();
+    assert!(reported > *lost, "{reported} <= {lost}");
+    assert!(
+        (reported - l.spent()).abs() < 1e-12,
+        "{reported} vs {}",
+        l.spent()
+    );
+
+    // 500s cost nothing, unless the provider says it bills failed attempts.
+    for (bills, expect_lost) in [(false, false), (true, true)] {
+        let cfg = config(
+            &emu,
+            "openai_compatible",
+            &format!("max_retries: 1, concurrency: 1, bills_failed_attempts: {bills}"),
+            None,
+        );
+        let l = labeller(&cfg, None);
+        emu.push_fault(Fault::ServerError);
+        emu.push_fault(Fault::ServerError);
+        let e = l.label_batch(&examples(1)).unwrap_err();
+        let LabellerError::RetriesExhausted { lost, .. } = e else {
+            panic!("{e}")
+        };
+        assert_eq!(lost > 0.0, expect_lost, "bills {bills}: lost {lost}");
+        assert_eq!(l.take_unreported_cost(), lost);
+    }
+}
+
+#[test]
 fn a_wrong_key_fails_at_once_and_is_never_shown() {
     let emu = Emulator::start().unwrap();
     emu.require_key("sk-right");

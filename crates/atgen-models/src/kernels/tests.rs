@@ -173,7 +173,7 @@ fn masked_softmax_gradients_match_composed() -> Result<()> {
     let mut rng = SeededRng::new(3);
     let x = normal(&mut rng, &[2, 3, 4, 6]);
     let valid = vec![vec![false, true, true, true, true, true], vec![true; 6]];
-    let mask = crate::ops::attention_mask(&valid, 4, &Device::Cpu)?;
+    let mask = crate::ops::attention_mask(&valid, 4, None, &Device::Cpu)?;
     let m = Arc::new(mask.flatten_all()?.to_vec1::<f32>()?);
     check(
         &[x],

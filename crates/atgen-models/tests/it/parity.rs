@@ -7,7 +7,8 @@ use atgen_models::bert::BertEmbedder;
 use atgen_models::CausalLm;
 use candle_core::Device;
 
-const FAMILIES: [&str; 4] = ["llama", "mistral", "qwen2", "qwen3"];
+/// `mistral_swa` has a sliding window (4) shorter than every test sequence.
+const FAMILIES: [&str; 5] = ["llama", "mistral", "mistral_swa", "qwen2", "qwen3"];
 
 // Python (transformers 4.51.3):
 //   logits = model(torch.tensor([ids])).logits[0]; lp = logits.log_softmax(-1)
@@ -70,6 +71,32 @@ fn batched_greedy_generation_matches_transformers() -> TestResult {
             }
         }
     }
+    Ok(())
+}
+
+// Python (transformers 4.51.3, eager attention, sliding_window=4):
+//   t_ids = tok(target) + [eos]; lp = model(prompt_ids + t_ids).logits.log_softmax(-1)
+//   mean_nll = -mean(lp[n - 1 + k, t] for k, t in enumerate(t_ids))
+#[test]
+fn the_training_loss_applies_mistrals_sliding_window() -> TestResult {
+    let lm = CausalLm::load(&model_dir("mistral_swa"), None, &Device::Cpu)?;
+    assert_eq!(lm.decoder.sliding_window(), Some(4));
+    let r = reference("mistral_swa_reference.json");
+    for pair in r["train_pairs"].as_array().into_iter().flatten() {
+        let example = atgen_core::TrainExample {
+            prompt: pair["prompt"].as_str().unwrap_or_default().into(),
+            target: pair["target"].as_str().unwrap_or_default().into(),
+        };
+        let loss = atgen_models::train::training_loss(&lm, &[example], 0)?.to_scalar::<f32>()?;
+        let expected = pair["mean_nll"].as_f64().unwrap_or_default() as f32;
+        assert!(
+            (loss - expected).abs() <= 1e-4,
+            "loss {loss} vs transformers {expected}"
+        );
+    }
+    // Qwen2 configs carry a `sliding_window` that Qwen2 does not apply here.
+    let qwen2 = CausalLm::load(&model_dir("qwen2"), None, &Device::Cpu)?;
+    assert_eq!(qwen2.decoder.sliding_window(), None);
     Ok(())
 }
 

@@ -1,0 +1,455 @@
+//! Downloading hub datasets into the local cache the way `huggingface_hub` lays it out, so a
+//! later offline run (or Python) finds them.
+//!
+//! 1. `GET {endpoint}/api/datasets/{repo}/revision/{revision}?blobs=true` lists the revision's
+//!    commit and files (with blob ids and LFS sha256).
+//! 2. A revision without data files (a loading-script dataset) is read from the Parquet
+//!    conversion the hub keeps at `refs/convert/parquet` (`{config}/{split}/0000.parquet`).
+//! 3. Only the wanted splits' files are fetched from
+//!    `{endpoint}/datasets/{repo}/resolve/{commit}/{path}` (redirects followed by hand, so the
+//!    token never leaves the hub's host) into `blobs/<etag>`, linked from
+//!    `snapshots/<commit>/<path>`; `refs/<revision>` records the commit.
+//!
+//! Requests are retried with backoff on 429, 5xx and network errors (honouring `Retry-After`);
+//! 401/403/404 become typed errors that say what to do. The token is sent only as a header and
+//! never appears in errors.
+
+use crate::error::{DataError, Result};
+use crate::hub::{group_by_split, is_metadata, HubCache, PARQUET_REVISION};
+use serde::Deserialize;
+use sha2::Digest;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One file of a revision, as the hub lists it.
+#[derive(Debug, Clone, Deserialize)]
+struct Sibling {
+    rfilename: String,
+    #[serde(default, rename = "blobId")]
+    blob_id: Option<String>,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(default)]
+    lfs: Option<Lfs>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Lfs {
+    sha256: String,
+    #[serde(default)]
+    size: Option<u64>,
+}
+
+/// `GET /api/datasets/{repo}/revision/{revision}`.
+#[derive(Debug, Clone, Deserialize)]
+struct RevisionInfo {
+    sha: String,
+    #[serde(default)]
+    siblings: Vec<Sibling>,
+}
+
+/// Downloads (or finds already cached) the files of `wanted` splits of `repo` at `revision`;
+/// the first wanted split must exist. Returns the snapshot directory.
+pub(crate) fn fetch(
+    hub: &HubCache,
+    repo: &str,
+    revision: &str,
+    config: Option<&str>,
+    wanted: &[&str],
+) -> Result<PathBuf> {
+    let client = Client::new(hub);
+    let mut rev = revision.to_string();
+    let mut info = client.revision_info(repo, &rev)?;
+    if data_siblings(&info).is_empty() {
+        rev = PARQUET_REVISION.to_string();
+        info = match client.revision_info(repo, &rev) {
+            Err(DataError::HubRevisionNotFound { .. }) => {
+                return Err(DataError::HubNoDataFiles {
+                    repo: repo.into(),
+                    revision: revision.into(),
+                })
+            }
+            r => r?,
+        };
+    }
+    let files = data_siblings(&info);
+    let by_path: std::collections::HashMap<PathBuf, &Sibling> = files
+        .iter()
+        .map(|s| (PathBuf::from(&s.rfilename), *s))
+        .collect();
+    let groups = group_by_split(by_path.keys().cloned().collect(), config, repo)?;
+    if let Some(first) = wanted.first() {
+        if !groups.contains_key(*first) {
+            return Err(DataError::MissingSplit {
+                split: first.to_string(),
+                available: groups.keys().cloned().collect(),
+                source_name: format!("hub dataset {repo} (revision {rev})"),
+            });
+        }
+    }
+    let root = hub.repo_dir(repo);
+    let snapshot = root.join("snapshots").join(&info.sha);
+    for split in wanted {
+        for path in groups.get(*split).into_iter().flatten() {
+            let sib = by_path[path];
+            client.download(repo, &info.sha, sib, &root, &snapshot)?;
+        }
+    }
+    if rev != info.sha {
+        let ref_path = root.join("refs").join(&rev);
+        let io = |e: std::io::Error| DataError::Io {
+            path: ref_path.clone(),
+            source: e,
+        };
+        if let Some(parent) = ref_path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        std::fs::write(&ref_path, &info.sha).map_err(io)?;
+    }
+    Ok(snapshot)
+}
+
+/// Whether an error means the hub could not be reached at all (so a cached copy may serve).
+pub(crate) fn is_unreachable(e: &DataError) -> bool {
+    matches!(e, DataError::HubHttp { message, .. } if message.starts_with(UNREACHABLE))
+}
+
+const UNREACHABLE: &str = "network error";
+
+fn data_siblings(info: &RevisionInfo) -> Vec<&Sibling> {
+    info.siblings
+        .iter()
+        .filter(|s| {
+            let p = Path::new(&s.rfilename);
+            let hidden = p
+                .components()
+                .any(|c| c.as_os_str().to_str().is_some_and(|n| n.starts_with('.')));
+            !hidden && !is_metadata(p) && crate::read::Format::from_path(p).is_some()
+        })
+        .collect()
+}
+
+/// Percent-encodes one path segment (or a whole path with `keep_slash`).
+fn quote(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) || (keep_slash && b == b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The hub's HTTP API with retries.
+struct Client<'a> {
+    hub: &'a HubCache,
+    agent: ureq::Agent,
+    attempts: u32,
+    base_delay: Duration,
+}
+
+impl<'a> Client<'a> {
+    fn new(hub: &'a HubCache) -> Self {
+        let agent = ureq::AgentBuilder::new()
+            .redirects(0)
+            .timeout_connect(Duration::from_secs(10))
+            .timeout_read(Duration::from_secs(60))
+            .user_agent(concat!("atgen/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Client {
+            hub,
+            agent,
+            attempts: 5,
+            base_delay: Duration::from_millis(200),
+        }
+    }
+
+    fn revision_info(&self, repo: &str, revision: &str) -> Result<RevisionInfo> {
+        let url = format!(
+            "{}/api/datasets/{}/revision/{}?blobs=true",
+            self.hub.endpoint,
+            repo,
+            quote(revision, false)
+        );
+        let resp = self.get(&url, repo, revision)?;
+        let text = resp.into_string().map_err(|e| DataError::HubHttp {
+            url: url.clone(),
+            message: e.to_string(),
+        })?;
+        serde_json::from_str(&text).map_err(|e| DataError::HubHttp {
+            url,
+            message: format!("unexpected answer ({e})"),
+        })
+    }
+
+    /// GET with the token (on the hub's own host only), retries, and typed status errors.
+    fn get(&self, url: &str, repo: &str, revision: &str) -> Result<ureq::Response> {
+        let mut url = url.to_string();
+        let mut redirects = 0;
+        let mut attempt = 0;
+        loop {
+            let mut req = self.agent.get(&url);
+            if let Some(t) = &self.hub.token {
+                if url.starts_with(&self.hub.endpoint) {
+                    req = req.set("Authorization", &format!("Bearer {}", t.expose()));
+                }
+            }
+            let (retry_after, message) = match req.call() {
+                Ok(resp) if (300..400).contains(&resp.status()) => {
+                    let Some(loc) = resp.header("location") else {
+                        return Err(DataError::HubHttp {
+                            url,
+                            message: format!("HTTP {} without a Location", resp.status()),
+                        });
+                    };
+                    redirects += 1;
+                    if redirects > 5 {
+                        return Err(DataError::HubHttp {
+                            url,
+                            message: "too many redirects".into(),
+                        });
+                    }
+                    url = absolute(&url, loc);
+                    continue;
+                }
+                Ok(resp) => return Ok(resp),
+                Err(ureq::Error::Status(code, resp)) => {
+                    if let Some(e) = self.status_error(code, &resp, repo, revision) {
+                        return Err(e);
+                    }
+                    let wait = resp
+                        .header("retry-after")
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(|s| Duration::from_secs(s.min(60)));
+                    (wait, format!("HTTP {code}"))
+                }
+                Err(ureq::Error::Transport(t)) => (None, format!("{UNREACHABLE}: {t}")),
+            };
+            attempt += 1;
+            if attempt >= self.attempts {
+                return Err(DataError::HubHttp {
+                    url,
+                    message: format!("{message} (after {attempt} attempts)"),
+                });
+            }
+            let backoff = self.base_delay * 2u32.pow(attempt - 1);
+            std::thread::sleep(retry_after.unwrap_or(backoff));
+        }
+    }
+
+    /// A non-retryable status as a typed error; `None` for 408/429/5xx (retry).
+    fn status_error(
+        &self,
+        code: u16,
+        resp: &ureq::Response,
+        repo: &str,
+        revision: &str,
+    ) -> Option<DataError> {
+        if matches!(code, 408 | 429) || code >= 500 {
+            return None;
+        }
+        let authenticated = self.hub.token.is_some();
+        let kind = resp.header("x-error-code").unwrap_or("");
+        Some(match (code, kind) {
+            (_, "RevisionNotFound") => DataError::HubRevisionNotFound {
+                repo: repo.into(),
+                revision: revision.into(),
+            },
+            (_, "GatedRepo") | (403, _) => DataError::HubAccess {
+                repo: repo.into(),
+                status: code,
+                authenticated,
+            },
+            (_, "RepoNotFound") | (404, _) | (401, _) => DataError::HubRepoNotFound {
+                repo: repo.into(),
+                endpoint: self.hub.endpoint.clone(),
+                authenticated,
+            },
+            _ => DataError::HubHttp {
+                url: resp.get_url().to_string(),
+                message: format!("HTTP {code}"),
+            },
+        })
+    }
+
+    /// Puts one file into the cache (unless it is there) and links it into the snapshot.
+    fn download(
+        &self,
+        repo: &str,
+        commit: &str,
+        sib: &Sibling,
+        root: &Path,
+        snapshot: &Path,
+    ) -> Result<()> {
+        let target = snapshot.join(&sib.rfilename);
+        if target.exists() {
+            return Ok(());
+        }
+        let fail = |message: String| DataError::HubDownload {
+            repo: repo.into(),
+            file: sib.rfilename.clone(),
+            message,
+        };
+        let blobs = root.join("blobs");
+        let sha256 = sib.lfs.as_ref().map(|l| l.sha256.clone());
+        let mut etag = sha256.clone().or_else(|| sib.blob_id.clone());
+        if etag.as_ref().is_none_or(|e| !blobs.join(e).is_file()) {
+            let url = format!(
+                "{}/datasets/{}/resolve/{}/{}",
+                self.hub.endpoint,
+                repo,
+                commit,
+                quote(&sib.rfilename, true)
+            );
+            let resp = self.get(&url, repo, commit)?;
+            let size = sib
+                .lfs
+                .as_ref()
+                .and_then(|l| l.size)
+                .or(sib.size)
+                .or_else(|| resp.header("content-length").and_then(|v| v.parse().ok()));
+            let name = etag
+                .clone()
+                .or_else(|| header_etag(&resp))
+                .ok_or_else(|| fail("the hub gave no blob id or ETag".into()))?;
+            std::fs::create_dir_all(&blobs).map_err(|e| fail(e.to_string()))?;
+            // A name of our own, so concurrent downloads of one blob never share a file; the
+            // rename into place is atomic and either copy is the same bytes.
+            static DOWNLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = DOWNLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let partial = blobs.join(format!("{name}.{}-{n}.incomplete", std::process::id()));
+            let bar = crate::progress::bytes_bar(size, &sib.rfilename);
+            let written =
+                copy_hashed(resp.into_reader(), &partial, &bar).map_err(|e| fail(e.to_string()))?;
+            bar.finish_and_clear();
+            if let Some(n) = size {
+                if written.0 != n {
+                    let _ = std::fs::remove_file(&partial);
+                    return Err(fail(format!("got {} bytes, expected {n}", written.0)));
+                }
+            }
+            if let Some(want) = &sha256 {
+                if !written.1.eq_ignore_ascii_case(want) {
+                    let _ = std::fs::remove_file(&partial);
+                    return Err(fail(format!(
+                        "sha256 {} does not match the hub's {want}",
+                        written.1
+                    )));
+                }
+            }
+            std::fs::rename(&partial, blobs.join(&name)).map_err(|e| fail(e.to_string()))?;
+            etag = Some(name);
+        }
+        let blob = blobs.join(etag.unwrap_or_default());
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
+        }
+        link(&blob, &target, snapshot).map_err(|e| fail(e.to_string()))
+    }
+}
+
+/// The blob name `huggingface_hub` uses: `X-Linked-Etag` (LFS sha256), else `ETag`, unquoted.
+fn header_etag(resp: &ureq::Response) -> Option<String> {
+    resp.header("x-linked-etag")
+        .or_else(|| resp.header("etag"))
+        .map(|e| e.trim_start_matches("W/").trim_matches('"').to_string())
+        .filter(|e| !e.is_empty() && !e.contains(['/', '\\']))
+}
+
+/// Resolves a `Location` header against the URL it answered.
+fn absolute(base: &str, loc: &str) -> String {
+    if loc.contains("://") {
+        return loc.to_string();
+    }
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    if loc.starts_with('/') {
+        format!("{}{loc}", &base[..host_end])
+    } else {
+        let dir_end = base.rfind('/').unwrap_or(host_end);
+        format!("{}/{loc}", &base[..dir_end])
+    }
+}
+
+/// Streams `reader` to `path`, returning the byte count and the hex sha256.
+fn copy_hashed(
+    mut reader: impl Read,
+    path: &Path,
+    bar: &indicatif::ProgressBar,
+) -> std::io::Result<(u64, String)> {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        file.write_all(&buf[..n])?;
+        total += n as u64;
+        bar.set_position(total);
+    }
+    file.flush()?;
+    let hex = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((total, hex))
+}
+
+/// Links a snapshot file to its blob: a relative symlink as `huggingface_hub` makes, or a copy
+/// where symlinks are unavailable.
+fn link(blob: &Path, target: &Path, snapshot: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        // snapshots/<commit>/<a>/<b>/file -> ../../../../blobs/<etag>
+        let depth = target
+            .strip_prefix(snapshot)
+            .map(|r| r.components().count())
+            .unwrap_or(1);
+        let mut rel = PathBuf::from("..");
+        for _ in 0..depth {
+            rel.push("..");
+        }
+        rel.push("blobs");
+        rel.push(blob.file_name().unwrap_or_default());
+        match std::os::unix::fs::symlink(&rel, target) {
+            Ok(()) => return Ok(()),
+            // Another process linked it meanwhile (copying onto that link would truncate the blob).
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(_) => {}
+        }
+    }
+    if target.exists() {
+        return Ok(());
+    }
+    std::fs::copy(blob, target).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_and_redirect_targets() {
+        assert_eq!(
+            quote("refs/convert/parquet", false),
+            "refs%2Fconvert%2Fparquet"
+        );
+        assert_eq!(quote("data/a b.parquet", true), "data/a%20b.parquet");
+        assert_eq!(
+            absolute("http://h:1/datasets/a/b/resolve/c/f", "/cdn/x"),
+            "http://h:1/cdn/x"
+        );
+        assert_eq!(absolute("http://h/a/b", "https://cdn/x"), "https://cdn/x");
+        assert_eq!(absolute("http://h/a/b", "c"), "http://h/a/c");
+    }
+}
