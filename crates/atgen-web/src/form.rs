@@ -15,11 +15,12 @@ use std::path::Path;
 /// Field name -> message, shown beside the field.
 pub type FieldErrors = BTreeMap<String, String>;
 
-/// The submitted form, as text fields (an uploaded file is already saved; see `upload_path`).
+/// The submitted form, as text fields (an uploaded file is already saved under the data directory).
 #[derive(Debug, Default, Clone)]
 pub struct RunForm {
     pub fields: HashMap<String, String>,
-    /// Where the uploaded data file was stored, and its original name (for messages).
+    /// Where the uploaded data file was stored (relative to the data directory), and its
+    /// original name (errors name that, not the server's path).
     pub upload: Option<(std::path::PathBuf, String)>,
 }
 
@@ -437,7 +438,9 @@ pub fn check(form: &RunForm, data_dir: &Path) -> Result<Checked, FieldErrors> {
         Err(e) => {
             let mut msg = e.to_string();
             if let Some((p, original)) = &form.upload {
-                msg = msg.replace(&p.display().to_string(), original);
+                msg = msg
+                    .replace(&data_dir.join(p).display().to_string(), original)
+                    .replace(&p.display().to_string(), original);
             }
             let field = match data_error_field(&e) {
                 "dataset" if source == "upload" => "upload",

@@ -39,8 +39,9 @@ pub fn compose_config(
     advanced_yaml: &str,
     data_dir: &Path,
 ) -> Result<Config> {
-    let mut tree = ConfigLoader::new().compose(overrides)?;
-    if !advanced_yaml.trim().is_empty() {
+    let extra = if advanced_yaml.trim().is_empty() {
+        None
+    } else {
         let extra: atgen_config::Value = serde_norway::from_str(advanced_yaml)
             .map_err(|e| WebError::invalid("advanced_yaml", format!("invalid YAML: {e}")))?;
         if !matches!(extra, atgen_config::Value::Mapping(_)) {
@@ -49,9 +50,9 @@ pub fn compose_config(
                 "must be a mapping of config keys (e.g. `al:\\n  query_size: 10`)",
             ));
         }
-        atgen_config::merge(&mut tree, extra);
-        tree = atgen_config::resolve(&tree)?;
-    }
+        Some(extra)
+    };
+    let tree = ConfigLoader::new().compose_with(overrides, extra)?;
     let mut cfg = atgen_config::from_value(tree)?;
     cfg.output_dir = data_dir.join("runs").display().to_string();
     cfg.validate()?;

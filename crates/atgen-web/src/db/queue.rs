@@ -230,6 +230,12 @@ impl Db {
             )));
         }
         tx.execute("UPDATE annotations SET undone = 1 WHERE id = ?1", [id])?;
+        // The withdrawn text comes back as the draft to edit.
+        tx.execute(
+            "INSERT OR REPLACE INTO drafts(run_id, item_id, annotator, text, updated_at)
+             SELECT run_id, item_id, annotator, label, ?2 FROM annotations WHERE id = ?1",
+            params![id, now],
+        )?;
         tx.execute(
             "INSERT OR REPLACE INTO leases(run_id, item_id, annotator, expires_at) VALUES (?1, ?2, ?3, ?4)",
             params![run, item, annotator, now + lease_secs],

@@ -54,7 +54,8 @@ pub async fn page(
         .my_submissions(id, &s.annotator, 20)?
         .into_iter()
         .map(|x| x.item_id)
-        .find(|x| Some(x) != current.as_ref());
+        .find(|x| Some(x) != current.as_ref())
+        .map(|x| format!("/runs/{id}/annotate?item={}", urlencode(&x)));
     let notice = w.notice.as_deref().map(|n| match n {
         "undone" => "Your last submission was withdrawn; edit it and submit again.",
         "nothing" => "Nothing to undo.",

@@ -71,13 +71,15 @@ pub async fn new_form(
     State(app): State<AppState>,
     Extension(s): Extension<Session>,
 ) -> Result<Html<String>> {
-    let mut f = RunForm::default();
-    f.fields.insert("bundled".into(), "gsm8k".into());
-    let (preview, resolved) = match check_blocking(&app, f.clone()).await? {
+    // The preview of the default choice (the name is only needed to validate).
+    let mut probe = RunForm::default();
+    probe.fields.insert("bundled".into(), "gsm8k".into());
+    probe.fields.insert("name".into(), "preview".into());
+    let (preview, resolved) = match check_blocking(&app, probe).await? {
         Ok(c) => (c.preview, c.resolved_yaml),
         Err(_) => (String::new(), String::new()),
     };
-    f.fields.remove("bundled");
+    let mut f = RunForm::default();
     f.fields.insert("bundled".into(), "gsm8k".into());
     form_page(&app, &s, &f, &FieldErrors::new(), &preview, &resolved)
 }
@@ -116,9 +118,9 @@ async fn read_form(app: &AppState, s: &Session, mut mp: Multipart) -> Result<Run
                 .collect();
             let dir = app.config.data_dir().join("uploads");
             fs_err::create_dir_all(&dir)?;
-            let path: PathBuf = dir.join(format!("{}-{safe}", &random_token()[..12]));
-            fs_err::write(&path, &bytes)?;
-            form.upload = Some((path, original));
+            let rel = PathBuf::from("uploads").join(format!("{}-{safe}", &random_token()[..12]));
+            fs_err::write(app.config.data_dir().join(&rel), &bytes)?;
+            form.upload = Some((rel, original));
         } else {
             let text = field
                 .text()
@@ -130,7 +132,7 @@ async fn read_form(app: &AppState, s: &Session, mut mp: Multipart) -> Result<Run
     let given = form.fields.get("csrf").map_or("", String::as_str);
     if !crate::auth::same(given, &s.csrf) {
         if let Some((p, _)) = &form.upload {
-            let _ = std::fs::remove_file(p);
+            let _ = std::fs::remove_file(app.config.data_dir().join(p));
         }
         return Err(WebError::Csrf);
     }
@@ -156,7 +158,9 @@ pub async fn create(
     match check_blocking(&app, form.clone()).await? {
         Ok(c) => {
             if let Some((p, original)) = &form.upload {
-                let size = std::fs::metadata(p).map(|m| m.len() as usize).unwrap_or(0);
+                let size = std::fs::metadata(app.config.data_dir().join(p))
+                    .map(|m| m.len() as usize)
+                    .unwrap_or(0);
                 app.db
                     .insert_upload(original, &p.display().to_string(), size, 0)?;
             }
@@ -168,7 +172,7 @@ pub async fn create(
         }
         Err(errors) => {
             if let Some((p, _)) = &form.upload {
-                let _ = std::fs::remove_file(p);
+                let _ = std::fs::remove_file(app.config.data_dir().join(p));
             }
             let page = form_page(&app, &s, &form, &errors, "", "")?;
             Ok((StatusCode::BAD_REQUEST, page).into_response())
@@ -185,7 +189,7 @@ pub async fn preview(
     let form = read_form(&app, &s, mp).await?;
     let res = check_blocking(&app, form.clone()).await?;
     if let Some((p, _)) = &form.upload {
-        let _ = std::fs::remove_file(p);
+        let _ = std::fs::remove_file(app.config.data_dir().join(p));
     }
     Ok(match res {
         Ok(c) => Json(serde_json::json!({ "preview": c.preview, "resolved": c.resolved_yaml }))

@@ -1,0 +1,244 @@
+//! Runs list, new-run form and preview, a golden run end to end, dashboard, curves, events, export.
+
+use crate::support::*;
+
+#[test]
+fn runs_list_and_new_run_form_render_with_a_preview_of_a_bundled_row() -> TestResult {
+    let s = TestServer::start()?;
+    let mut c = s.client();
+    let r = c.get("/");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("No runs yet"));
+    assert!(c
+        .cookie
+        .as_deref()
+        .is_some_and(|k| k.starts_with("atgen_session=")));
+    let r = c.get("/runs/new");
+    assert_eq!(r.status, 200);
+    let html = r.text();
+    // The preview is the gsm8k template rendered on the first pool row.
+    assert!(html.contains("Question: Natalia sold clips"), "{html}");
+    // Every strategy is offered with its one-line description.
+    assert!(html.contains("Hybrid uncertainty-diversity sampling"));
+    assert_eq!(c.get("/assets/app.js").status, 200);
+    assert_eq!(c.get("/assets/app.css").content_type, "text/css");
+    assert_eq!(c.get("/assets/nope.js").status, 404);
+    assert_eq!(c.get("/healthz").text(), "ok");
+    Ok(())
+}
+
+#[test]
+fn preview_renders_the_template_on_a_real_row_or_names_the_bad_field() -> TestResult {
+    let s = TestServer::start()?;
+    let mut c = s.client();
+    c.get("/runs/new");
+    let ok = c.post_multipart(
+        "/api/preview",
+        &[
+            ("name", "p"),
+            ("bundled", "triviaqa"),
+            ("prompt_template", "Q: {text}\nA:"),
+        ],
+        None,
+    );
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let j = ok.json();
+    assert!(
+        j["preview"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Q: Brunswick, Lancastrian"),
+        "{j}"
+    );
+    assert!(j["resolved"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("dataset: bundled:triviaqa"));
+    let bad = c.post_multipart(
+        "/api/preview",
+        &[
+            ("name", "p"),
+            ("bundled", "triviaqa"),
+            ("input_column", "nope"),
+        ],
+        None,
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.json()["errors"]["input_column"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("column `nope` not found"));
+    // An upload with a broken line names the file, line and column.
+    let data = format!("{}{{\"id\": \"x\", \"text\": oops}}\n", toy_jsonl(2));
+    let bad = c.post_multipart(
+        "/api/preview",
+        &[
+            ("name", "p"),
+            ("data_source", "upload"),
+            ("input_column", "text"),
+        ],
+        Some(("upload", "mine.jsonl", data.as_bytes())),
+    );
+    let msg = bad.json()["errors"]["upload"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        msg.contains("mine.jsonl:3") && msg.contains("column"),
+        "{msg}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_bad_form_is_shown_again_with_errors_beside_the_fields() -> TestResult {
+    let s = TestServer::start()?;
+    let mut c = s.client();
+    c.get("/runs/new");
+    let r = c.post_multipart(
+        "/runs",
+        &[
+            ("name", ""),
+            ("bundled", "gsm8k"),
+            ("budget", "lots"),
+            ("strategy", "random"),
+            ("overrides", "al.no_such_key=3"),
+        ],
+        None,
+    );
+    assert_eq!(r.status, 400);
+    let html = r.text();
+    assert!(html.contains(r#"id="error-name""#), "{html}");
+    assert!(html.contains(r#"id="error-budget""#) && html.contains("`lots` is not a valid number"));
+    // What was typed is kept.
+    assert!(html.contains("al.no_such_key=3"));
+    let r = c.post_multipart(
+        "/runs",
+        &[
+            ("name", "x"),
+            ("bundled", "gsm8k"),
+            ("overrides", "al.no_such_key=3"),
+        ],
+        None,
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains(r#"id="error-overrides""#) || r.text().contains(r#"id="error-advanced""#),
+        "{}",
+        r.text()
+    );
+    Ok(())
+}
+
+#[test]
+fn a_golden_run_from_the_form_completes_and_exports() -> TestResult {
+    let s = TestServer::start()?;
+    let mut c = s.client();
+    let id = create_toy_run(&mut c, "golden demo", "golden", &[]);
+    let st = c.wait_for(id, "the run to end", |s| {
+        s["status"] == "completed" || s["status"] == "failed"
+    });
+    assert_eq!(st["status"], "completed", "{st}");
+    assert_eq!(st["n_labeled"], 5);
+    assert_eq!(st["points"], 2);
+    let list = c.get("/").text();
+    assert!(list.contains("golden demo") && list.contains("completed"));
+    let dash = c.get(&format!("/runs/{id}"));
+    assert_eq!(dash.status, 200);
+    let html = dash.text();
+    assert_eq!(
+        html.matches(r#"class="pt""#).count(),
+        4,
+        "two rounds, two axes"
+    );
+    // The iteration browser: labeled rows of round 0 with their inputs, searchable.
+    let it0 = c.get(&format!("/runs/{id}?iter=0")).text();
+    assert!(it0.contains("Labeled (3)"), "{it0}");
+    let none = c.get(&format!("/runs/{id}?iter=0&q=zzzz")).text();
+    assert!(none.contains("Labeled (0)"));
+    let svg = c.get(&format!("/runs/{id}/curve.svg?x=cost&metric=exact_match"));
+    assert_eq!(svg.content_type, "image/svg+xml");
+    assert!(svg.text().contains(r#"data-points="2""#));
+    assert_eq!(
+        c.get(&format!("/runs/{id}/curve.svg?x=sideways")).status,
+        400
+    );
+    assert!(c.get(&format!("/runs/{id}/curves")).text().contains("<svg"));
+    // Export: the labels are the references, with their inputs.
+    let jsonl = c.get(&format!("/runs/{id}/export/labeled.jsonl")).text();
+    let rows: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    assert_eq!(rows.len(), 5);
+    for r in &rows {
+        let input: Vec<&str> = r["input"].as_str().unwrap_or_default().split(' ').collect();
+        let label: Vec<&str> = r["label"]
+            .as_str()
+            .unwrap_or_default()
+            .split(' ')
+            .rev()
+            .collect();
+        assert_eq!(input, label, "{r}");
+    }
+    let csv = c.get(&format!("/runs/{id}/export/labeled.csv")).text();
+    assert!(csv.starts_with("id,input,label,round\n") && csv.lines().count() == 6);
+    let cfg = c.get(&format!("/runs/{id}/export/config.yaml")).text();
+    assert!(cfg.contains("type: golden"));
+    let tar = c.get(&format!("/runs/{id}/export/adapter.tar"));
+    assert_eq!(tar.content_type, "application/x-tar");
+    assert!(tar.body.len() > 1024 && tar.body.starts_with(b"adapter/"));
+    assert_eq!(c.get(&format!("/runs/{id}/export/secrets.txt")).status, 404);
+    assert_eq!(c.get("/runs/999").status, 404);
+    Ok(())
+}
+
+#[test]
+fn the_event_stream_starts_with_the_run_status() -> TestResult {
+    let s = TestServer::start()?;
+    let mut c = s.client();
+    let id = create_toy_run(&mut c, "events", "golden", &[]);
+    c.wait_for(id, "the end", |s| {
+        s["active"] == false && s["status"] != "queued"
+    });
+    let agent = ureq::AgentBuilder::new()
+        .timeout_read(std::time::Duration::from_secs(5))
+        .build();
+    let r = agent
+        .get(&format!("{}/runs/{id}/events", c.base))
+        .set("Cookie", c.cookie.as_deref().unwrap_or_default())
+        .call()?;
+    assert_eq!(r.content_type(), "text/event-stream");
+    let mut reader = std::io::BufReader::new(r.into_reader());
+    let mut first = String::new();
+    for _ in 0..2 {
+        std::io::BufRead::read_line(&mut reader, &mut first)?;
+    }
+    assert!(first.starts_with("event: status\ndata: {"), "{first}");
+    assert!(first.contains("\"status\":\"completed\""), "{first}");
+    Ok(())
+}
+
+#[test]
+fn stop_pause_and_resume_control_a_running_run() -> TestResult {
+    let s = TestServer::start()?;
+    let mut c = s.client();
+    // A human run waits for annotators: a stable state to control.
+    let id = create_toy_run(&mut c, "controls", "human", &[]);
+    c.wait_for(id, "the queue", |s| s["status"] == "waiting");
+    let r = c.post_form(&format!("/runs/{id}/pause"), &[]);
+    assert_eq!(r.status, 303);
+    assert!(c.get(&format!("/runs/{id}/status.json")).json()["step"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("pausing"));
+    assert_eq!(c.post_form(&format!("/runs/{id}/resume"), &[]).status, 303);
+    assert_eq!(c.post_form(&format!("/runs/{id}/explode"), &[]).status, 404);
+    assert_eq!(c.post_form(&format!("/runs/{id}/stop"), &[]).status, 303);
+    let st = c.wait_for(id, "the stop", |s| s["active"] == false);
+    assert_eq!(st["status"], "stopped", "{st}");
+    // An ended run cannot be resumed or stopped again.
+    assert_eq!(c.post_form(&format!("/runs/{id}/resume"), &[]).status, 409);
+    assert_eq!(c.post_form(&format!("/runs/{id}/stop"), &[]).status, 409);
+    Ok(())
+}
