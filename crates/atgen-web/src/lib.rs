@@ -33,6 +33,7 @@ pub mod human;
 pub mod pages;
 pub mod routes;
 pub mod runs;
+pub mod testing;
 
 pub use error::{Result, WebError};
 
