@@ -32,6 +32,10 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The field of an [`Example`] handed to the human labeller that holds the current model's
+/// greedy output for it (a draft to post-edit).
+pub const MODEL_DRAFT_FIELD: &str = "atgen_model_draft";
+
 /// How to run.
 #[derive(Clone)]
 pub struct RunOptions {
@@ -534,11 +538,18 @@ fn drive_inner(
                 phase: Phase::Label,
             });
             let t = Instant::now();
-            let todo: Vec<Example> = query
+            let mut todo: Vec<Example> = query
                 .iter()
                 .filter(|q| !progress.labels.contains_key(&q.id))
                 .filter_map(|q| by_id.get(&q.id).map(|&i| parts.pool[i].clone()))
                 .collect();
+            if cfg.labeller.kind == LabellerKind::Human && !todo.is_empty() {
+                // People post-edit the current model's output instead of typing from scratch.
+                let drafts = evaluate(&parts.model, &parts.prompter, &todo, &[], &params)?;
+                for (ex, row) in todo.iter_mut().zip(drafts.rows) {
+                    ex.fields.insert(MODEL_DRAFT_FIELD.into(), row.prediction);
+                }
+            }
             for chunk in todo.chunks(parts.label_chunk) {
                 if progress.record.budget_exhausted {
                     break;

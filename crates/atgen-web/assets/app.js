@@ -35,12 +35,18 @@
     const run = live.dataset.run;
     const es = new EventSource(`/runs/${run}/events`);
     const set = (id, v) => { const e = document.getElementById(id); if (e) e.textContent = v; };
+    // Only the controls that apply to the current status are shown.
+    const controls = (status) => document.querySelectorAll("#controls form").forEach((f) => {
+      f.hidden = !f.dataset.when.split(" ").includes(status);
+    });
+    controls(document.getElementById("controls").dataset.status);
     es.addEventListener("status", (ev) => {
       const s = JSON.parse(ev.data);
       const st = document.getElementById("status");
       st.textContent = s.status; st.className = `status s-${s.status}`;
       set("step", s.step); set("n_labeled", s.n_labeled); set("cost", `$${Number(s.cost).toFixed(4)}`);
       set("run-error", s.error || "");
+      controls(s.status);
       const b = document.getElementById("budget"); if (b) b.value = s.cost;
     });
     es.addEventListener("queue", (ev) => { const q = JSON.parse(ev.data); set("queue", `${q.done} / ${q.total}`); });

@@ -1,5 +1,5 @@
-//! The human labeller: the engine hands it a round's whole query; it puts the texts on the
-//! annotation queue and blocks until people have annotated all of them (or the run is stopped,
+//! The human labeller: the engine hands it a round's whole query (each text with the current
+//! model's output as a draft to post-edit); it puts the texts on the annotation queue and blocks until people have annotated all of them (or the run is stopped,
 //! which returns what is annotated so far). Annotations live in SQLite, so after a server
 //! restart the resumed run finds them and asks for nothing twice.
 
@@ -34,7 +34,14 @@ impl Labeller for QueueLabeller {
     fn label(&mut self, batch: &[Example]) -> atgen_core::Result<Vec<LabelOutcome>> {
         let items: Vec<(String, String, Option<String>)> = batch
             .iter()
-            .map(|e| (e.id.clone(), e.input.clone(), None))
+            .map(|e| {
+                let draft = e
+                    .fields
+                    .get(atgen_engine::MODEL_DRAFT_FIELD)
+                    .filter(|d| !d.trim().is_empty())
+                    .cloned();
+                (e.id.clone(), e.input.clone(), draft)
+            })
             .collect();
         let round = self.round.load(Ordering::SeqCst);
         self.db
