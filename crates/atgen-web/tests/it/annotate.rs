@@ -168,7 +168,12 @@ fn two_annotators_never_get_the_same_item() -> TestResult {
     let b = bob.get(&format!("/runs/{id}/annotate/next.json")).json();
     assert!(a["item"]["item_id"].is_string() && b["item"]["item_id"].is_string());
     // Each text comes with the model's output as a draft to post-edit.
-    assert!(a["item"]["draft"].as_str().is_some_and(|d| !d.trim().is_empty()), "{a}");
+    assert!(
+        a["item"]["draft"]
+            .as_str()
+            .is_some_and(|d| !d.trim().is_empty()),
+        "{a}"
+    );
     assert_ne!(a["item"]["item_id"], b["item"]["item_id"]);
     // Asking again keeps each one's lease.
     assert_eq!(

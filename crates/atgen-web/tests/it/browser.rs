@@ -82,7 +82,11 @@ fn browser_create_annotate_with_keys_undo_watch_the_curve_and_export() -> TestRe
             .to_string();
         let answer = format!("answer {i}");
         // The model's draft is there to post-edit; replace it.
-        assert!(!b.js("return document.getElementById('label').value")?.as_str().unwrap_or_default().is_empty());
+        assert!(!b
+            .js("return document.getElementById('label').value")?
+            .as_str()
+            .unwrap_or_default()
+            .is_empty());
         b.clear("#label")?;
         b.type_into("#label", &format!("{answer}{CTRL}{ENTER}"))?;
         if i == 1 {
@@ -117,7 +121,6 @@ fn browser_create_annotate_with_keys_undo_watch_the_curve_and_export() -> TestRe
         "return document.getElementById('status').textContent === 'waiting'",
         "round 1's queue",
     )?;
-    save(&b, "dashboard")?;
     // A second annotator does round 1 while the dashboard stays open: the curve gains a point live.
     let mut other = s.client();
     other.get("/");
@@ -139,7 +142,7 @@ fn browser_create_annotate_with_keys_undo_watch_the_curve_and_export() -> TestRe
         "return document.getElementById('status').textContent === 'completed'",
         "the end of the run",
     )?;
-    save(&b, "dashboard-completed")?;
+    save(&b, "dashboard")?;
 
     // Export from the page's link: what the browser typed is what comes out.
     let href = b

@@ -91,11 +91,7 @@ impl Browser {
             }
             Err(e) => return Err(e.into()),
         };
-        Ok(if path == "/session" {
-            v["value"].clone()
-        } else {
-            v["value"].clone()
-        })
+        Ok(v["value"].clone())
     }
 
     pub fn goto(&self, url: &str) -> Res<()> {
