@@ -62,7 +62,7 @@ fn form_page(
             "f": f.fields, "errors": errors, "preview": preview, "resolved": resolved,
             "datasets": src.options("data"), "strategies": strategies(), "providers": PROVIDERS,
             "models": src.options("model"), "trainings": src.options("training"),
-            "upload_limit_mib": app.config.upload_limit >> 20,
+            "upload_limit": size_text(app.config.upload_limit),
         }),
     )
 }
@@ -84,25 +84,33 @@ pub async fn new_form(
     form_page(&app, &s, &f, &FieldErrors::new(), &preview, &resolved)
 }
 
+/// `4 KiB`, `64 MiB`.
+fn size_text(bytes: usize) -> String {
+    if bytes >= 1 << 20 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{} KiB", (bytes >> 10).max(1))
+    }
+}
+
 /// Reads a multipart form: text fields, and the data file (saved under `uploads/`).
 async fn read_form(app: &AppState, s: &Session, mut mp: Multipart) -> Result<RunForm> {
     let mut form = RunForm::default();
-    while let Some(field) = mp.next_field().await.map_err(|e| {
+    let too_big = |e: axum::extract::multipart::MultipartError| {
         WebError::invalid(
-            "form",
+            "upload",
             format!(
-                "{e} (uploads are limited to {} MiB)",
-                app.config.upload_limit >> 20
+                "{} (uploads are limited to {})",
+                e.body_text(),
+                size_text(app.config.upload_limit)
             ),
         )
-    })? {
+    };
+    while let Some(field) = mp.next_field().await.map_err(too_big)? {
         let name = field.name().unwrap_or_default().to_string();
         if name == "upload" {
             let original = field.file_name().unwrap_or_default().to_string();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| WebError::invalid("upload", e.to_string()))?;
+            let bytes = field.bytes().await.map_err(too_big)?;
             if original.is_empty() || bytes.is_empty() {
                 continue;
             }

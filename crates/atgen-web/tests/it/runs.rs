@@ -242,3 +242,102 @@ fn stop_pause_and_resume_control_a_running_run() -> TestResult {
     assert_eq!(c.post_form(&format!("/runs/{id}/stop"), &[]).status, 409);
     Ok(())
 }
+
+#[test]
+fn an_llm_labelled_run_shows_money_spent_against_its_budget() -> TestResult {
+    let emu = atgen_labellers::emulator::Emulator::start()?;
+    emu.require_key("sk-emu-key-42");
+    emu.set_responder(|q| {
+        let words: Vec<&str> = q
+            .trim_start_matches("Reverse:")
+            .trim_end_matches("=>")
+            .split_whitespace()
+            .rev()
+            .collect();
+        words.join(" ")
+    });
+    let s = TestServer::start()?;
+    let mut c = s.client();
+    let base_url = emu.base_url();
+    // A small max_tokens keeps each request's worst case under the budget.
+    let overrides = format!("{FAST}\nlabeller.parameters.max_tokens=8");
+    let id = create_toy_run(
+        &mut c,
+        "priced",
+        "api_llm",
+        &[
+            ("provider", "openai_compatible"),
+            ("base_url", &base_url),
+            ("api_model", "emu-1"),
+            ("api_key", "sk-emu-key-42"),
+            ("price_input", "1000"),
+            ("price_output", "2000"),
+            ("budget", "1"),
+            ("overrides", &overrides),
+        ],
+    );
+    let st = c.wait_for(id, "the run to end", |s| {
+        s["active"] == false && s["status"] != "queued"
+    });
+    assert_eq!(st["status"], "completed", "{st}");
+    // The stored key reached the provider (the emulator refuses any other).
+    assert_eq!(emu.requests().len(), 5);
+    let billed: f64 = emu
+        .billed()
+        .iter()
+        .map(|(i, o)| (*i as f64 * 1000.0 + *o as f64 * 2000.0) / 1e6)
+        .sum();
+    let cost = st["cost"].as_f64().unwrap_or_default();
+    assert!(
+        cost > 0.0 && (cost - billed).abs() < 1e-9,
+        "{cost} vs {billed}"
+    );
+    assert_eq!(st["budget"], 1.0);
+    let dash = c.get(&format!("/runs/{id}")).text();
+    assert!(
+        dash.contains(r#"<progress id="budget" max="1.0""#)
+            || dash.contains(r#"<progress id="budget" max="1""#),
+        "{dash}"
+    );
+    let svg = c
+        .get(&format!("/runs/{id}/curve.svg?x=cost&metric=exact_match"))
+        .text();
+    assert!(
+        svg.contains(r#"data-points="2""#) && svg.contains(&format!("${cost:.4}")),
+        "{svg}"
+    );
+    // The LLM's labels are the reversals.
+    let jsonl = c.get(&format!("/runs/{id}/export/labeled.jsonl")).text();
+    for line in jsonl.lines() {
+        let r: serde_json::Value = serde_json::from_str(line)?;
+        let want: Vec<&str> = r["input"]
+            .as_str()
+            .unwrap_or_default()
+            .split(' ')
+            .rev()
+            .collect();
+        assert_eq!(r["label"], want.join(" "));
+    }
+    Ok(())
+}
+
+#[test]
+fn an_upload_over_the_size_limit_is_refused_with_the_limit_named() -> TestResult {
+    let s = TestServer::start_with(|c| c.upload_limit = 4096)?;
+    let mut c = s.client();
+    c.get("/runs/new");
+    let big = toy_jsonl(400);
+    assert!(big.len() > 4096);
+    let r = c.post_multipart(
+        "/runs",
+        &[
+            ("name", "big"),
+            ("data_source", "upload"),
+            ("input_column", "text"),
+        ],
+        Some(("upload", "big.jsonl", big.as_bytes())),
+    );
+    assert!(r.status == 400 || r.status == 413, "{}", r.status);
+    assert!(r.text().contains("4 KiB"), "{}", r.text());
+    Ok(())
+}
