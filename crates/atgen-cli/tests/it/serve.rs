@@ -68,6 +68,27 @@ fn serve_refuses_a_public_address_without_a_token() {
     );
 }
 
+#[test]
+fn atgen_run_points_the_human_labeller_to_the_web_app() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = atgen()
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "data=triviaqa",
+            "labeller=human",
+            "data.train_subset_size=20",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("labeller.type=human needs the web app (`atgen serve`)"),
+        "{err}"
+    );
+}
+
 fn item_on_page(html: &str) -> Option<String> {
     let at = html.find(r#"name="item" value=""#)? + r#"name="item" value=""#.len();
     Some(html[at..].split('"').next()?.to_string())

@@ -108,6 +108,15 @@ async fn read_form(app: &AppState, s: &Session, mut mp: Multipart) -> Result<Run
     };
     while let Some(field) = mp.next_field().await.map_err(too_big)? {
         let name = field.name().unwrap_or_default().to_string();
+        if name == "config_file" {
+            // A YAML config file, used as the advanced section's YAML.
+            let given = field.file_name().is_some_and(|n| !n.is_empty());
+            let text = field.text().await.map_err(too_big)?;
+            if given && !text.trim().is_empty() {
+                form.fields.insert("config_file_text".into(), text);
+            }
+            continue;
+        }
         if name == "upload" {
             let original = field.file_name().unwrap_or_default().to_string();
             let bytes = field.bytes().await.map_err(too_big)?;
@@ -136,6 +145,9 @@ async fn read_form(app: &AppState, s: &Session, mut mp: Multipart) -> Result<Run
                 .map_err(|e| WebError::invalid(&name, e.to_string()))?;
             form.fields.insert(name, text);
         }
+    }
+    if let Some(text) = form.fields.remove("config_file_text") {
+        form.fields.insert("advanced_yaml".into(), text);
     }
     let given = form.fields.get("csrf").map_or("", String::as_str);
     if !crate::auth::same(given, &s.csrf) {

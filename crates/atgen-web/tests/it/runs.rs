@@ -131,6 +131,47 @@ fn a_bad_form_is_shown_again_with_errors_beside_the_fields() -> TestResult {
 }
 
 #[test]
+fn a_yaml_config_file_is_merged_and_shown_resolved() -> TestResult {
+    let s = TestServer::start()?;
+    let mut c = s.client();
+    c.get("/runs/new");
+    let yaml = "al:\n  query_size: 7\nseed: 1234\n";
+    let r = c.post_multipart(
+        "/api/preview",
+        &[("name", "y"), ("bundled", "triviaqa")],
+        Some(("config_file", "mine.yaml", yaml.as_bytes())),
+    );
+    let resolved = r.json()["resolved"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        resolved.contains("query_size: 7") && resolved.contains("seed: 1234"),
+        "{resolved}"
+    );
+    let r = c.post_multipart(
+        "/api/preview",
+        &[("name", "y"), ("bundled", "triviaqa")],
+        Some(("config_file", "bad.yaml", b"al: [unclosed")),
+    );
+    assert!(r.json()["errors"]["advanced_yaml"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("invalid YAML"));
+    let r = c.post_multipart(
+        "/api/preview",
+        &[("name", "y"), ("bundled", "triviaqa")],
+        Some(("config_file", "typo.yaml", b"al:\n  query_sise: 3\n")),
+    );
+    let e = r.json()["errors"].to_string();
+    assert!(
+        e.contains("query_sise") && e.contains("query_size"),
+        "names the key and suggests: {e}"
+    );
+    Ok(())
+}
+
+#[test]
 fn a_golden_run_from_the_form_completes_and_exports() -> TestResult {
     let s = TestServer::start()?;
     let mut c = s.client();
