@@ -160,6 +160,11 @@ pub fn check(form: &RunForm, data_dir: &Path) -> Result<Checked, FieldErrors> {
         errors.insert("name".into(), "at most 80 characters".into());
     }
 
+    let project = form.opt("project").unwrap_or("default");
+    if project.chars().count() > 60 || project.chars().any(char::is_control) {
+        errors.insert("project".into(), "at most 60 printable characters".into());
+    }
+
     // Data.
     let source = form.get("data_source");
     match source {
@@ -454,6 +459,7 @@ pub fn check(form: &RunForm, data_dir: &Path) -> Result<Checked, FieldErrors> {
     Ok(Checked {
         run: NewRun {
             name: name.to_string(),
+            project: project.to_string(),
             overrides,
             advanced_yaml,
             labeller: labeller.into(),

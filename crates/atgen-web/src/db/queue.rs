@@ -387,6 +387,7 @@ mod tests {
         let db = Db::in_memory()?;
         let id = db.insert_run(&NewRun {
             name: "q".into(),
+            project: "default".into(),
             overrides: vec![],
             advanced_yaml: String::new(),
             labeller: "human".into(),

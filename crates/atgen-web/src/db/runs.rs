@@ -10,6 +10,7 @@ use serde::Serialize;
 pub struct RunRow {
     pub id: i64,
     pub name: String,
+    pub project: String,
     pub created_at: i64,
     pub status: String,
     pub step: String,
@@ -40,6 +41,8 @@ impl RunRow {
 #[derive(Debug, Clone)]
 pub struct NewRun {
     pub name: String,
+    /// Groups runs in the list.
+    pub project: String,
     pub overrides: Vec<String>,
     pub advanced_yaml: String,
     pub labeller: String,
@@ -51,7 +54,7 @@ pub struct NewRun {
 }
 
 const COLUMNS: &str = "id, name, created_at, status, step, round, n_labeled, cost, budget, dir, \
-                       overrides, advanced_yaml, labeller, guidelines, overlap, error";
+                       overrides, advanced_yaml, labeller, guidelines, overlap, error, project";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
     let overrides: String = r.get(10)?;
@@ -72,6 +75,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
         guidelines: r.get(13)?,
         overlap: r.get(14)?,
         error: r.get(15)?,
+        project: r.get(16)?,
     })
 }
 
@@ -81,8 +85,8 @@ impl Db {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         tx.execute(
-            "INSERT INTO runs(name, created_at, status, overrides, advanced_yaml, labeller, guidelines, overlap, budget)
-             VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO runs(name, created_at, status, overrides, advanced_yaml, labeller, guidelines, overlap, budget, project)
+             VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 run.name,
                 now(),
@@ -91,7 +95,8 @@ impl Db {
                 run.labeller,
                 run.guidelines,
                 run.overlap,
-                run.budget
+                run.budget,
+                run.project
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -202,6 +207,7 @@ mod tests {
     fn new_run() -> NewRun {
         NewRun {
             name: "demo".into(),
+            project: "default".into(),
             overrides: vec!["data=gsm8k".into()],
             advanced_yaml: String::new(),
             labeller: "human".into(),

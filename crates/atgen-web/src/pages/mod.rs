@@ -81,6 +81,18 @@ pub fn asset(name: &str) -> Result<Response> {
     Ok(([(header::CONTENT_TYPE, *mime)], *body).into_response())
 }
 
+/// Percent-encodes a query-string value.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// What the dashboard and runs list show of a run's state (no secrets in a [`RunRow`]).
 pub fn status_json(run: &RunRow, active: bool) -> serde_json::Value {
     serde_json::json!({

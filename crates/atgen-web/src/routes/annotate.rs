@@ -55,7 +55,7 @@ pub async fn page(
         .into_iter()
         .map(|x| x.item_id)
         .find(|x| Some(x) != current.as_ref())
-        .map(|x| format!("/runs/{id}/annotate?item={}", urlencode(&x)));
+        .map(|x| format!("/runs/{id}/annotate?item={}", crate::pages::urlencode(&x)));
     let notice = w.notice.as_deref().map(|n| match n {
         "undone" => "Your last submission was withdrawn; edit it and submit again.",
         "nothing" => "Nothing to undo.",
@@ -135,7 +135,7 @@ pub async fn undo(
             publish_queue(&app, id, run.overlap);
             format!(
                 "/runs/{id}/annotate?item={}&notice=undone",
-                urlencode(&item)
+                crate::pages::urlencode(&item)
             )
         }
         Ok(None) => format!("/runs/{id}/annotate?notice=nothing"),
@@ -175,15 +175,4 @@ pub async fn next_json(
     Ok(Json(
         serde_json::json!({ "item": item, "queue": app.db.queue_progress(id, run.overlap)? }),
     ))
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -16,13 +16,32 @@ use axum::{Extension, Json};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+#[derive(serde::Deserialize)]
+pub struct ListQuery {
+    project: Option<String>,
+}
+
 pub async fn list(
     State(app): State<AppState>,
     Extension(s): Extension<Session>,
+    Query(q): Query<ListQuery>,
 ) -> Result<Html<String>> {
+    let project = q.project.filter(|p| !p.is_empty());
+    let runs: Vec<serde_json::Value> = app
+        .db
+        .runs()?
+        .into_iter()
+        .filter(|r| project.as_ref().is_none_or(|p| *p == r.project))
+        .map(|r| {
+            let href = format!("/?project={}", crate::pages::urlencode(&r.project));
+            let mut v = serde_json::to_value(&r).unwrap_or_default();
+            v["project_href"] = href.into();
+            v
+        })
+        .collect();
     render(
         "runs.html",
-        serde_json::json!({ "csrf": s.csrf, "annotator": s.annotator, "runs": app.db.runs()? }),
+        serde_json::json!({ "csrf": s.csrf, "annotator": s.annotator, "runs": runs, "project": project }),
     )
 }
 

@@ -175,7 +175,7 @@ fn a_yaml_config_file_is_merged_and_shown_resolved() -> TestResult {
 fn a_golden_run_from_the_form_completes_and_exports() -> TestResult {
     let s = TestServer::start()?;
     let mut c = s.client();
-    let id = create_toy_run(&mut c, "golden demo", "golden", &[]);
+    let id = create_toy_run(&mut c, "golden demo", "golden", &[("project", "quiz & co")]);
     let st = c.wait_for(id, "the run to end", |s| {
         s["status"] == "completed" || s["status"] == "failed"
     });
@@ -184,6 +184,16 @@ fn a_golden_run_from_the_form_completes_and_exports() -> TestResult {
     assert_eq!(st["points"], 2);
     let list = c.get("/").text();
     assert!(list.contains("golden demo") && list.contains("completed"));
+    // Runs are grouped by project.
+    assert!(
+        list.contains(r#"?project=quiz%20%26%20co">quiz &amp; co</a>"#),
+        "{list}"
+    );
+    assert!(c
+        .get("/?project=quiz%20%26%20co")
+        .text()
+        .contains("golden demo"));
+    assert!(!c.get("/?project=other").text().contains("golden demo"));
     let dash = c.get(&format!("/runs/{id}"));
     assert_eq!(dash.status, 200);
     let html = dash.text();
