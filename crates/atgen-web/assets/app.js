@@ -18,7 +18,10 @@
       const r = await fetch("/api/preview", { method: "POST", body, headers: { "x-csrf-token": csrf() } });
       const j = await r.json().catch(() => ({}));
       form.querySelectorAll("span.error.live").forEach((e) => e.remove());
-      if (j.preview !== undefined) { preview.textContent = j.preview; resolved.textContent = j.resolved; }
+      if (j.preview !== undefined) {
+        preview.textContent = j.preview; resolved.textContent = j.resolved;
+        document.getElementById("columns").textContent = (j.columns || []).join(", ");
+      }
       for (const [field, msg] of Object.entries(j.errors || {})) {
         const el = form.querySelector(`[name="${field}"]`);
         const span = document.createElement("span");

@@ -29,6 +29,8 @@ pub struct Checked {
     pub run: NewRun,
     pub preview: String,
     pub resolved_yaml: String,
+    /// The data's columns, as mapped (input, output, id, then the others).
+    pub columns: Vec<String>,
 }
 
 /// The providers an API labeller may use.
@@ -438,7 +440,7 @@ pub fn check(form: &RunForm, data_dir: &Path) -> Result<Checked, FieldErrors> {
         }
     };
     // The data must load and the template render on a real row.
-    let preview = match preview(&cfg.data, data_dir) {
+    let (preview, columns) = match preview(&cfg.data, data_dir) {
         Ok(p) => p,
         Err(e) => {
             let mut msg = e.to_string();
@@ -470,11 +472,15 @@ pub fn check(form: &RunForm, data_dir: &Path) -> Result<Checked, FieldErrors> {
         },
         preview,
         resolved_yaml: cfg.to_yaml_redacted(),
+        columns,
     })
 }
 
 /// Loads the data and renders the prompt of its first pool row.
-pub fn preview(data: &atgen_config::DataConfig, data_dir: &Path) -> Result<String, DataError> {
+pub fn preview(
+    data: &atgen_config::DataConfig,
+    data_dir: &Path,
+) -> Result<(String, Vec<String>), DataError> {
     let ctx = LoadContext {
         base_dir: data_dir.to_path_buf(),
         ..LoadContext::default()
@@ -484,7 +490,19 @@ pub fn preview(data: &atgen_config::DataConfig, data_dir: &Path) -> Result<Strin
         key: "data.dataset".into(),
         reason: "the pool (train split) is empty".into(),
     })?;
-    ds.prompt.render(first)
+    let mut columns = vec![data.input_column.clone()];
+    columns.extend(data.output_column.clone());
+    columns.extend(data.references_column.clone());
+    columns.extend(data.id_column.clone());
+    columns.extend(
+        first
+            .fields
+            .keys()
+            .filter(|k| !columns.contains(k))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    Ok((ds.prompt.render(first)?, columns))
 }
 
 #[cfg(test)]

@@ -72,13 +72,14 @@ fn form_page(
     errors: &FieldErrors,
     preview: &str,
     resolved: &str,
+    columns: &[String],
 ) -> Result<Html<String>> {
     let src = ConfigSources::embedded();
     render(
         "new.html",
         serde_json::json!({
             "csrf": s.csrf, "annotator": s.annotator,
-            "f": f.fields, "errors": errors, "preview": preview, "resolved": resolved,
+            "f": f.fields, "errors": errors, "preview": preview, "resolved": resolved, "columns": columns,
             "datasets": src.options("data"), "strategies": strategies(), "providers": PROVIDERS,
             "models": src.options("model"), "trainings": src.options("training"),
             "upload_limit": size_text(app.config.upload_limit),
@@ -94,13 +95,21 @@ pub async fn new_form(
     let mut probe = RunForm::default();
     probe.fields.insert("bundled".into(), "gsm8k".into());
     probe.fields.insert("name".into(), "preview".into());
-    let (preview, resolved) = match check_blocking(&app, probe).await? {
-        Ok(c) => (c.preview, c.resolved_yaml),
-        Err(_) => (String::new(), String::new()),
+    let (preview, resolved, columns) = match check_blocking(&app, probe).await? {
+        Ok(c) => (c.preview, c.resolved_yaml, c.columns),
+        Err(_) => Default::default(),
     };
     let mut f = RunForm::default();
     f.fields.insert("bundled".into(), "gsm8k".into());
-    form_page(&app, &s, &f, &FieldErrors::new(), &preview, &resolved)
+    form_page(
+        &app,
+        &s,
+        &f,
+        &FieldErrors::new(),
+        &preview,
+        &resolved,
+        &columns,
+    )
 }
 
 /// `4 KiB`, `64 MiB`.
@@ -213,7 +222,7 @@ pub async fn create(
             if let Some((p, _)) = &form.upload {
                 let _ = std::fs::remove_file(app.config.data_dir().join(p));
             }
-            let page = form_page(&app, &s, &form, &errors, "", "")?;
+            let page = form_page(&app, &s, &form, &errors, "", "", &[])?;
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
     }
@@ -231,7 +240,7 @@ pub async fn preview(
         let _ = std::fs::remove_file(app.config.data_dir().join(p));
     }
     Ok(match res {
-        Ok(c) => Json(serde_json::json!({ "preview": c.preview, "resolved": c.resolved_yaml }))
+        Ok(c) => Json(serde_json::json!({ "preview": c.preview, "resolved": c.resolved_yaml, "columns": c.columns }))
             .into_response(),
         Err(errors) => (
             StatusCode::BAD_REQUEST,

@@ -50,6 +50,30 @@ fn preview_renders_the_template_on_a_real_row_or_names_the_bad_field() -> TestRe
             .starts_with("Q: Brunswick, Lancastrian"),
         "{j}"
     );
+    assert_eq!(
+        j["columns"],
+        serde_json::json!(["question", "answer", "answers", "id"]),
+        "{j}"
+    );
+    // A hub dataset that is not in the local cache is named, beside its field.
+    let hub = c.post_multipart(
+        "/api/preview",
+        &[
+            ("name", "p"),
+            ("data_source", "hub"),
+            ("hub_dataset", "nobody/nothing"),
+            ("input_column", "q"),
+        ],
+        None,
+    );
+    let msg = hub.json()["errors"]["hub_dataset"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        msg.contains("`nobody/nothing`") && msg.contains("not in the Hugging Face cache"),
+        "{msg}"
+    );
     assert!(j["resolved"]
         .as_str()
         .unwrap_or_default()

@@ -55,11 +55,13 @@ fn an_api_key_is_stored_but_never_sent_back() -> TestResult {
     let mut c = s.client();
     let key = "sk-test-DO-NOT-LEAK-1234";
     // The provider is unreachable, so the run fails at its first label: errors must not carry the key either.
+    let overrides = format!("{FAST}\n++labeller.parameters.max_retries=0");
     let id = create_toy_run(
         &mut c,
         "api",
         "api_llm",
         &[
+            ("overrides", &overrides),
             ("api_model", "gpt-4o-mini"),
             ("api_key", key),
             ("base_url", "http://127.0.0.1:9/v1"),
