@@ -399,7 +399,12 @@ pub fn check(form: &RunForm, data_dir: &Path) -> Result<Checked, FieldErrors> {
         if l.is_empty() || l.starts_with('#') {
             continue;
         }
-        if l.starts_with("labeller.api_key") {
+        let key = l
+            .trim_start_matches(['+', '~'])
+            .split('=')
+            .next()
+            .unwrap_or_default();
+        if key.split('.').any(atgen_config::is_secret_key) {
             errors.insert(
                 "overrides".into(),
                 "type the API key in its own field (it is stored apart and never shown)".into(),
@@ -412,7 +417,18 @@ pub fn check(form: &RunForm, data_dir: &Path) -> Result<Checked, FieldErrors> {
     let advanced = form.get("advanced_yaml");
     if !advanced.is_empty() {
         match serde_norway::from_str::<Value>(advanced) {
-            Ok(v @ Value::Mapping(_)) => atgen_config::merge(&mut tree, v),
+            Ok(v @ Value::Mapping(_)) => {
+                // Secrets never go into stored config text; they have their own field.
+                let mut redacted = v.clone();
+                atgen_config::redact_value(&mut redacted);
+                if redacted != v {
+                    errors.insert(
+                        "advanced_yaml".into(),
+                        "holds a secret (an API key, token or password): type the API key in its own field, where it is stored apart and never shown".into(),
+                    );
+                }
+                atgen_config::merge(&mut tree, v)
+            }
             Ok(_) => {
                 errors.insert(
                     "advanced_yaml".into(),
@@ -588,5 +604,14 @@ mod tests {
         assert!(!c.run.advanced_yaml.contains("sk-live"));
         assert!(!c.run.overrides.iter().any(|o| o.contains("sk-live")));
         assert!(!c.resolved_yaml.contains("sk-live"));
+        // A secret typed anywhere else is refused, not stored.
+        for (field, text) in [
+            ("overrides", "++labeller.api_key=sk-live-123"),
+            ("advanced_yaml", "labeller:\n  api_key: sk-live-123\n"),
+        ] {
+            let f = form(&[("name", "x"), ("bundled", "gsm8k"), (field, text)]);
+            let e = check(&f, dir.path()).err().unwrap();
+            assert!(e[field].contains("its own field"), "{e:?}");
+        }
     }
 }
