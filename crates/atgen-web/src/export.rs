@@ -16,6 +16,16 @@ pub struct LabeledRow {
     pub input: String,
     pub label: String,
     pub round: usize,
+    /// Who wrote the label (people's labels only).
+    pub annotator: Option<String>,
+}
+
+/// What the run directory does not hold about a text: its input and, for people's labels,
+/// who wrote the label used.
+#[derive(Debug, Clone, Default)]
+pub struct TextInfo {
+    pub input: String,
+    pub annotator: Option<String>,
 }
 
 /// A test-set generation as shown.
@@ -78,11 +88,11 @@ pub fn curve(dir: &Path) -> Vec<RoundMetrics> {
         .collect()
 }
 
-/// Labeled rows (with a label) of every round, or only `round`; inputs from `inputs`.
+/// Labeled rows (with a label) of every round, or only `round`, joined with `info`.
 pub fn labeled(
     dir: &Path,
     round: Option<usize>,
-    inputs: &HashMap<String, String>,
+    info: &HashMap<String, TextInfo>,
 ) -> Result<Vec<LabeledRow>> {
     let mut out = Vec::new();
     for (n, d) in iter_dirs(dir) {
@@ -91,8 +101,10 @@ pub fn labeled(
         }
         for row in read_jsonl::<LabelRow>(&d.join("labeled.jsonl"))? {
             if let Some(label) = row.label {
+                let t = info.get(&row.id).cloned().unwrap_or_default();
                 out.push(LabeledRow {
-                    input: inputs.get(&row.id).cloned().unwrap_or_default(),
+                    input: t.input,
+                    annotator: t.annotator,
                     id: row.id,
                     label,
                     round: n,
@@ -145,7 +157,7 @@ pub fn to_jsonl(rows: &[LabeledRow]) -> String {
         .collect()
 }
 
-/// CSV with a header (`id,input,label,round`), quoted as needed.
+/// CSV with a header (`id,input,label,round,annotator`), quoted as needed.
 pub fn to_csv(rows: &[LabeledRow]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
@@ -221,9 +233,13 @@ mod tests {
             input: "x, y\nz".into(),
             label: "\"q\"".into(),
             round: 0,
+            annotator: Some("ann".into()),
         }];
         let s = String::from_utf8(to_csv(&rows)?).unwrap_or_default();
-        assert_eq!(s, "id,input,label,round\na,\"x, y\nz\",\"\"\"q\"\"\",0\n");
+        assert_eq!(
+            s,
+            "id,input,label,round,annotator\na,\"x, y\nz\",\"\"\"q\"\"\",0,ann\n"
+        );
         Ok(())
     }
 }

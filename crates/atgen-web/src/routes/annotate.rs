@@ -49,13 +49,22 @@ pub async fn page(
         None => String::new(),
     };
     let current = item.as_ref().map(|i| i.item_id.clone());
-    let back = app
+    // Back walks this annotator's submissions from the newest: from a submitted item, to the
+    // one submitted before it.
+    let history: Vec<String> = app
         .db
-        .my_submissions(id, &s.annotator, 20)?
+        .my_submissions(id, &s.annotator, 200)?
         .into_iter()
         .map(|x| x.item_id)
-        .find(|x| Some(x) != current.as_ref())
-        .map(|x| format!("/runs/{id}/annotate?item={}", crate::pages::urlencode(&x)));
+        .collect();
+    let back = match current
+        .as_ref()
+        .and_then(|c| history.iter().position(|h| h == c))
+    {
+        Some(i) => history.get(i + 1),
+        None => history.first(),
+    }
+    .map(|x| format!("/runs/{id}/annotate?item={}", crate::pages::urlencode(x)));
     let notice = w.notice.as_deref().map(|n| match n {
         "undone" => "Your last submission was withdrawn; edit it and submit again.",
         "nothing" => "Nothing to undo.",

@@ -268,15 +268,27 @@ fn curves_html(run: &RunRow) -> String {
     out
 }
 
-/// The input text of each example of a run: from the queue (people) or the dataset.
-fn inputs_of(app: &AppState, run: &RunRow) -> Result<HashMap<String, String>> {
-    let mut map: HashMap<String, String> = HashMap::new();
+/// The input text of each example of a run (from the queue for people, else the dataset), and
+/// who annotated it.
+fn inputs_of(app: &AppState, run: &RunRow) -> Result<HashMap<String, export::TextInfo>> {
+    let mut map = HashMap::new();
     {
         let conn = app.db.lock();
-        let mut st = conn.prepare("SELECT item_id, input FROM queue_items WHERE run_id = ?1")?;
-        for r in st.query_map([run.id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })? {
+        let mut st = conn.prepare(
+            "SELECT q.item_id, q.input,
+               (SELECT a.annotator FROM annotations a WHERE a.run_id = q.run_id AND a.item_id = q.item_id AND a.undone = 0 ORDER BY a.id LIMIT 1)
+             FROM queue_items q WHERE q.run_id = ?1",
+        )?;
+        let rows = st.query_map([run.id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                export::TextInfo {
+                    input: r.get(1)?,
+                    annotator: r.get(2)?,
+                },
+            ))
+        })?;
+        for r in rows {
             let (k, v) = r?;
             map.insert(k, v);
         }
@@ -288,7 +300,15 @@ fn inputs_of(app: &AppState, run: &RunRow) -> Result<HashMap<String, String>> {
             ..Default::default()
         };
         if let Ok(ds) = atgen_data::load_dataset_with(&cfg.data, &ctx) {
-            map.extend(ds.train.into_iter().map(|e| (e.id, e.input)));
+            map.extend(ds.train.into_iter().map(|e| {
+                (
+                    e.id,
+                    export::TextInfo {
+                        input: e.input,
+                        annotator: None,
+                    },
+                )
+            }));
         }
     }
     Ok(map)

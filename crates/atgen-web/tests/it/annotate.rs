@@ -103,6 +103,16 @@ fn people_annotate_a_human_run_to_the_end_with_skip_undo_back_and_drafts() -> Te
     // Go back: the page links the last submission, showing its label.
     let page = c.get(&format!("/runs/{id}/annotate")).text();
     assert!(page.contains(&format!("annotate?item={second}")), "{page}");
+    // Going back twice walks the history: the second submission, then nothing older.
+    let page = c.get(&format!("/runs/{id}/annotate?item={second}")).text();
+    assert!(
+        page.contains(&format!(">{}</textarea>", reverse(&input))),
+        "shows my label to edit"
+    );
+    assert!(
+        !page.contains(r#"id="back""#),
+        "nothing older to go back to"
+    );
     // Annotate the rest of every round through the pages.
     let mut answered = vec![(second.clone(), reverse(&input))];
     loop {
@@ -138,6 +148,12 @@ fn people_annotate_a_human_run_to_the_end_with_skip_undo_back_and_drafts() -> Te
             .find(|(i, _)| r["id"] == i.as_str())
             .map(|(_, l)| l.clone());
         assert_eq!(r["label"].as_str().map(str::to_string), want, "{r}");
+        assert!(
+            r["annotator"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("annotator-")),
+            "{r}"
+        );
     }
     // A collected label can no longer be undone.
     let r = c.post_form(&format!("/runs/{id}/annotate/undo"), &[]);
