@@ -167,10 +167,21 @@ impl RunManager {
         std::thread::Builder::new()
             .name(format!("atgen-run-{id}"))
             .spawn(move || {
-                let result = match dir {
+                // A panic in the engine must not leave the run looking alive.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match dir {
                     Some(d) => atgen_engine::resume(&d, Some(&cfg), &opts),
                     None => atgen_engine::run(&cfg, &opts),
-                };
+                }))
+                .unwrap_or_else(|p| {
+                    let what = p
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    Err(atgen_engine::EngineError::Invalid(format!(
+                        "the engine panicked: {what}"
+                    )))
+                });
                 me.handles
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())

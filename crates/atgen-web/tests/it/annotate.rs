@@ -200,3 +200,46 @@ fn two_annotators_never_get_the_same_item() -> TestResult {
     ann.post_form(&format!("/runs/{id}/stop"), &[]);
     Ok(())
 }
+
+#[test]
+fn with_overlap_each_text_is_annotated_by_two_people() -> TestResult {
+    let s = TestServer::start()?;
+    let mut ann = s.client();
+    let id = create_toy_run(&mut ann, "overlap", "human", &[("overlap", "2")]);
+    ann.wait_for(id, "the queue", |s| s["queue"]["total"] == 3);
+    let mut bob = s.client();
+    bob.get("/");
+    bob.post_form("/me", &[("name", "bob")]);
+    ann.post_form("/me", &[("name", "ann")]);
+    let first =
+        ann.get(&format!("/runs/{id}/annotate/next.json")).json()["item"]["item_id"].clone();
+    let item = first.as_str().unwrap_or_default().to_string();
+    ann.post_form(
+        &format!("/runs/{id}/annotate/submit"),
+        &[("item", &item), ("label", "by ann")],
+    );
+    // One annotation of two: not done yet, and bob is offered the same text.
+    assert_eq!(
+        ann.get(&format!("/runs/{id}/status.json")).json()["queue"]["done"],
+        0
+    );
+    assert_eq!(
+        bob.get(&format!("/runs/{id}/annotate/next.json")).json()["item"]["item_id"],
+        first
+    );
+    bob.post_form(
+        &format!("/runs/{id}/annotate/submit"),
+        &[("item", &item), ("label", "by bob")],
+    );
+    assert_eq!(
+        ann.get(&format!("/runs/{id}/status.json")).json()["queue"]["done"],
+        1
+    );
+    // Ann is never offered it again.
+    assert_ne!(
+        ann.get(&format!("/runs/{id}/annotate/next.json")).json()["item"]["item_id"],
+        first
+    );
+    ann.post_form(&format!("/runs/{id}/stop"), &[]);
+    Ok(())
+}
