@@ -29,6 +29,15 @@
         (el ? (el.closest("label") || el) : form).after(span);
       }
     }, 400);
+    // Show only the inputs of the chosen data source and labeller (all of them without JS).
+    const sync = () => {
+      const pick = (name) => (form.querySelector(`input[name=${name}]:checked`) || {}).value;
+      const source = pick("data_source"), labeller = pick("labeller");
+      form.querySelectorAll("[data-when-source]").forEach((e) => { e.hidden = e.dataset.whenSource !== source; });
+      form.querySelectorAll("[data-when-labeller]").forEach((e) => { e.hidden = e.dataset.whenLabeller !== labeller; });
+    };
+    sync();
+    form.addEventListener("change", sync);
     form.addEventListener("input", refresh);
     form.addEventListener("change", refresh);
   }
