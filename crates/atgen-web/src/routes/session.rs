@@ -64,6 +64,8 @@ pub async fn set_name(
             r.find("://")
                 .and_then(|i| r[i + 3..].find('/').map(|j| r[i + 3 + j..].to_string()))
         })
+        // Same-origin paths only ("//host" would leave the site).
+        .filter(|p| !p.starts_with("//"))
         .unwrap_or_else(|| "/".into());
     Ok(Redirect::to(&back).into_response())
 }

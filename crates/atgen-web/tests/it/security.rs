@@ -115,6 +115,7 @@ fn off_loopback_the_server_needs_a_token_and_asks_for_it() -> TestResult {
     let r = c.get("/");
     assert_eq!(r.status, 303);
     assert_eq!(r.location.as_deref(), Some("/login"));
+    assert_eq!(c.get("/healthz").text(), "ok");
     let login = c.get("/login");
     assert!(login.text().contains(r#"name="token""#));
     assert_eq!(c.post_form("/runs/1/stop", &[]).status, 401);
@@ -126,5 +127,21 @@ fn off_loopback_the_server_needs_a_token_and_asks_for_it() -> TestResult {
     let home = c.get("/");
     assert_eq!(home.status, 200);
     assert!(home.text().contains(r#"value="ann""#));
+    Ok(())
+}
+
+#[test]
+fn pages_forbid_framing_sniffing_and_foreign_scripts() -> TestResult {
+    let s = TestServer::start()?;
+    let agent = ureq::AgentBuilder::new().build();
+    let r = agent.get(&format!("{}/runs/new", s.base)).call()?;
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert!(r
+        .header("content-security-policy")
+        .is_some_and(|c| c.contains("default-src 'self'")));
+    assert!(r
+        .header("set-cookie")
+        .is_some_and(|c| c.contains("HttpOnly") && c.contains("SameSite=Strict")));
     Ok(())
 }
