@@ -33,11 +33,14 @@ pub async fn page(
 ) -> Result<Html<String>> {
     let run = app.db.run(id)?;
     // "Go back" names an item; otherwise the next one is leased to this annotator.
+    // An ended run offers nothing new (a stop leaves unannotated texts in the queue).
     let item = match &w.item {
         Some(item) => Some(app.db.queue_item(id, item)?),
-        None => app
-            .db
-            .next_item(id, &s.annotator, run.overlap, now(), lease(&app))?,
+        None if run.is_unfinished() => {
+            app.db
+                .next_item(id, &s.annotator, run.overlap, now(), lease(&app))?
+        }
+        None => None,
     };
     let text = match &item {
         Some(it) => app
@@ -105,6 +108,9 @@ pub async fn submit(
     }
     if label.len() > 100_000 {
         return Err(WebError::invalid("label", "at most 100,000 characters"));
+    }
+    if !run.is_unfinished() {
+        return Ok(Redirect::to(&format!("/runs/{id}/annotate?notice=final")).into_response());
     }
     match app
         .db
@@ -178,9 +184,12 @@ pub async fn next_json(
     Path(id): Path<i64>,
 ) -> Result<Json<serde_json::Value>> {
     let run = app.db.run(id)?;
-    let item = app
-        .db
-        .next_item(id, &s.annotator, run.overlap, now(), lease(&app))?;
+    let item = if run.is_unfinished() {
+        app.db
+            .next_item(id, &s.annotator, run.overlap, now(), lease(&app))?
+    } else {
+        None
+    };
     Ok(Json(
         serde_json::json!({ "item": item, "queue": app.db.queue_progress(id, run.overlap)? }),
     ))
