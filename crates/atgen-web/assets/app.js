@@ -52,8 +52,17 @@
       f.hidden = !f.dataset.when.split(" ").includes(status);
     });
     controls(document.getElementById("controls").dataset.status);
+    const refreshCurves = async () => {
+      const r = await fetch(`/runs/${run}/curves`);
+      if (r.ok) document.getElementById("curves").innerHTML = await r.text();
+    };
+    // Marks the page live once the stream is open (what happened before is in the first event).
+    es.addEventListener("open", () => { document.body.dataset.live = "1"; });
     es.addEventListener("status", (ev) => {
       const s = JSON.parse(ev.data);
+      // Status events are few (one per step): refetching the curves on each one means a
+      // round finished while the stream was (re)connecting is never missed.
+      refreshCurves();
       const st = document.getElementById("status");
       st.textContent = s.status; st.className = `status s-${s.status}`;
       set("step", s.step); set("n_labeled", s.n_labeled); set("cost", `$${Number(s.cost).toFixed(4)}`);
@@ -62,10 +71,7 @@
       const b = document.getElementById("budget"); if (b) b.value = s.cost;
     });
     es.addEventListener("queue", (ev) => { const q = JSON.parse(ev.data); set("queue", `${q.done} / ${q.total}`); });
-    es.addEventListener("round", async () => {
-      const r = await fetch(`/runs/${run}/curves`);
-      if (r.ok) document.getElementById("curves").innerHTML = await r.text();
-    });
+    es.addEventListener("round", refreshCurves);
   }
 
   if (page === "annotate") {

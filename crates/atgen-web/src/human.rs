@@ -30,6 +30,22 @@ impl QueueLabeller {
     }
 }
 
+impl QueueLabeller {
+    /// The texts are on the queue: the run now waits for people.
+    fn set_waiting(&self, round: usize) -> crate::Result<()> {
+        self.db.set_status(self.run_id, "waiting", None)?;
+        self.db.set_step(
+            self.run_id,
+            round,
+            &format!("round {round}: waiting for annotators"),
+        )?;
+        let run = self.db.run(self.run_id)?;
+        self.events
+            .send(self.run_id, "status", crate::pages::status_json(&run, true));
+        Ok(())
+    }
+}
+
 impl Labeller for QueueLabeller {
     fn label(&mut self, batch: &[Example]) -> atgen_core::Result<Vec<LabelOutcome>> {
         let items: Vec<(String, String, Option<String>)> = batch
@@ -46,6 +62,8 @@ impl Labeller for QueueLabeller {
         let round = self.round.load(Ordering::SeqCst);
         self.db
             .enqueue(self.run_id, round, &items)
+            .map_err(atgen_core::Error::backend)?;
+        self.set_waiting(round)
             .map_err(atgen_core::Error::backend)?;
         self.publish_progress();
         let ids: Vec<String> = batch.iter().map(|e| e.id.clone()).collect();

@@ -202,15 +202,15 @@ impl RunManager {
             RunEvent::Started { dir } => db.set_dir(id, &dir.display().to_string()),
             RunEvent::Step { round: r, phase } => {
                 round.store(*r, Ordering::SeqCst);
-                let waiting = human && *phase == Phase::Label;
+                // People's queue: the labeller itself says "waiting" once the texts are queued.
                 let step = match phase {
                     Phase::Query => "selecting texts to annotate",
-                    Phase::Label if human => "waiting for annotators",
+                    Phase::Label if human => "drafting outputs for the queue",
                     Phase::Label => "labelling",
                     Phase::Train => "training",
                     Phase::Evaluate => "evaluating",
                 };
-                let _ = db.set_status(id, if waiting { "waiting" } else { "running" }, None);
+                let _ = db.set_status(id, "running", None);
                 db.set_step(id, *r, &format!("round {r}: {step}"))
             }
             RunEvent::Labeled { n_labeled, cost } => db.set_totals(id, *n_labeled, *cost),
