@@ -63,9 +63,10 @@ impl Labeller for QueueLabeller {
         self.db
             .enqueue(self.run_id, round, &items)
             .map_err(atgen_core::Error::backend)?;
+        // The queue event first: pages waiting for texts reload on it.
+        self.publish_progress();
         self.set_waiting(round)
             .map_err(atgen_core::Error::backend)?;
-        self.publish_progress();
         let ids: Vec<String> = batch.iter().map(|e| e.id.clone()).collect();
         let labels = loop {
             let stopping = self.stop.load(Ordering::SeqCst);

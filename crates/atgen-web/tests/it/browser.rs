@@ -118,7 +118,7 @@ fn browser_create_annotate_with_keys_undo_watch_the_curve_and_export() -> TestRe
     http.wait_for(id, "round 1's queue", |s| {
         s["points"] == 1 && s["status"] == "waiting" && s["queue"]["round"] == 1
     });
-    b.goto(&run_url)?;
+    b.open(&run_url)?;
     b.wait_js(&format!("{POINTS} === 1"), "round 0's point")?;
     b.wait_js(
         "return document.body.dataset.live === '1'",
@@ -154,6 +154,9 @@ fn browser_create_annotate_with_keys_undo_watch_the_curve_and_export() -> TestRe
         "return document.getElementById('status').textContent === 'completed'",
         "the end of the run",
     )?;
+    // The iteration browser is rendered on load: reload to list round 1's labels.
+    b.open(&run_url)?;
+    assert!(b.text("#labeled")?.contains("from bob"));
     save(&b, "dashboard")?;
 
     // Export from the page's link: what the browser typed is what comes out.
@@ -182,7 +185,7 @@ fn browser_create_annotate_with_keys_undo_watch_the_curve_and_export() -> TestRe
         !jsonl.contains("\"label\":\"answer 1\""),
         "the undone label is not exported"
     );
-    b.goto(&format!("{base}/"))?;
+    b.open(&format!("{base}/"))?;
     save(&b, "runs")?;
     Ok(())
 }

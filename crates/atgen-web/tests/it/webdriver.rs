@@ -99,6 +99,19 @@ impl Browser {
         Ok(())
     }
 
+    /// Navigates to `url` and makes sure it stays there: a page that reloads itself (the
+    /// annotate page does when new texts arrive) can cancel a navigation started just before.
+    pub fn open(&self, url: &str) -> Res<()> {
+        for _ in 0..5 {
+            self.goto(url)?;
+            std::thread::sleep(Duration::from_millis(300));
+            if self.url()? == url {
+                return Ok(());
+            }
+        }
+        Err(format!("could not stay on {url}").into())
+    }
+
     pub fn url(&self) -> Res<String> {
         Ok(self
             .call("GET", "/url", None)?
