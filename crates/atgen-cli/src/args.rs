@@ -33,6 +33,31 @@ pub enum Command {
     Finetune(Box<FinetuneArgs>),
     /// Serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions; vLLM's /v1/load_lora_adapter and SGLang's /update_weights_from_disk for the AL loop).
     ServeModel(ServeModelArgs),
+    /// Start the web app: configure and launch runs, annotate in the browser, monitor runs live.
+    Serve(ServeArgs),
+}
+
+/// `atgen serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Anything but a loopback address needs --token.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0: any free port).
+    #[arg(long, default_value_t = 8501)]
+    pub port: u16,
+    /// SQLite database; run directories, uploads and local models are kept beside it.
+    #[arg(long, default_value = "atgen-web/atgen.db")]
+    pub db: PathBuf,
+    /// Access token people must give to sign in (required off loopback).
+    #[arg(long, env = "ATGEN_SERVE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Largest upload, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub max_upload_mib: usize,
+    /// Minutes before an abandoned item is offered to another annotator.
+    #[arg(long, default_value_t = 10)]
+    pub lease_minutes: u64,
 }
 
 #[derive(Debug, Subcommand)]

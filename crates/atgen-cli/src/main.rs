@@ -21,6 +21,7 @@ fn main() {
         Command::Embed(a) => commands::embed::run(a),
         Command::Finetune(a) => commands::finetune::run(a),
         Command::ServeModel(a) => commands::serve_model::run(a),
+        Command::Serve(a) => commands::serve::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -78,12 +78,25 @@ impl ConfigLoader {
 
     /// Composed, overridden and interpolated tree, before schema checks.
     pub fn compose<S: AsRef<str>>(&self, overrides: &[S]) -> Result<Value> {
+        self.compose_with(overrides, None)
+    }
+
+    /// Like [`ConfigLoader::compose`], with `extra` (a mapping, e.g. the web app's form values)
+    /// merged over the overridden tree before interpolation, so `${data.dataset}` sees it.
+    pub fn compose_with<S: AsRef<str>>(
+        &self,
+        overrides: &[S],
+        extra: Option<Value>,
+    ) -> Result<Value> {
         let overrides = overrides
             .iter()
             .map(|o| Override::parse(o.as_ref()))
             .collect::<Result<Vec<_>>>()?;
         let base = serde_norway::to_value(Config::default()).unwrap_or(Value::Null);
-        let composed = compose(&self.sources, &self.config_name(), &overrides, base)?;
+        let mut composed = compose(&self.sources, &self.config_name(), &overrides, base)?;
+        if let Some(extra) = extra {
+            crate::compose::merge(&mut composed, extra);
+        }
         resolve(&composed)
     }
 

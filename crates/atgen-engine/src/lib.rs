@@ -24,7 +24,10 @@ pub mod stop;
 
 pub use error::{EngineError, Result};
 pub use record::{Phase, RunRecord};
-pub use run::{resume, run, RunOptions, RunSummary};
+pub use run::{
+    resume, run, HumanLabellerFactory, Observer, RunEvent, RunOptions, RunSummary,
+    MODEL_DRAFT_FIELD,
+};
 
 /// Peak resident memory of this process so far (Linux `VmHWM`), in MiB.
 pub fn peak_rss_mib() -> Option<f64> {

@@ -32,6 +32,10 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The field of an [`Example`] handed to the human labeller that holds the current model's
+/// greedy output for it (a draft to post-edit).
+pub const MODEL_DRAFT_FIELD: &str = "atgen_model_draft";
+
 /// How to run.
 #[derive(Clone)]
 pub struct RunOptions {
@@ -39,8 +43,47 @@ pub struct RunOptions {
     pub base_dir: PathBuf,
     /// Set to request a stop (signal handler, web app).
     pub stop_flag: Arc<AtomicBool>,
+    /// While set, the loop waits after the current step (web app's pause); a stop ends the wait.
+    pub pause_flag: Arc<AtomicBool>,
     /// Fault injection for tests: abort the process right after this phase of this round.
     pub crash_after: Option<(usize, Phase)>,
+    /// Builds the labeller for `labeller.type=human` (the web app's annotation queue).
+    pub human_labeller: Option<HumanLabellerFactory>,
+    /// Told of every step, label batch, finished round and the end (web app's dashboard).
+    pub observer: Option<Observer>,
+}
+
+/// Makes the labeller that asks people (it is handed each round's whole query at once).
+pub type HumanLabellerFactory = Arc<dyn Fn() -> Result<Box<dyn Labeller>> + Send + Sync>;
+/// Receives [`RunEvent`]s on the run's thread; keep it quick.
+pub type Observer = Arc<dyn Fn(&RunEvent) + Send + Sync>;
+
+/// Progress of a run, as it happens.
+#[derive(Debug, Clone)]
+pub enum RunEvent {
+    /// The run directory is known (first event of a run or a resume).
+    Started { dir: PathBuf },
+    /// A phase of a round begins (Label: the labeller is about to be called).
+    Step { round: usize, phase: Phase },
+    /// Labels were recorded: totals so far.
+    Labeled { n_labeled: usize, cost: f64 },
+    /// A round was trained and evaluated.
+    Round(RoundMetrics),
+    /// The loop waits for `pause_flag` to clear.
+    Paused { round: usize },
+    /// The run ended: `status` is completed, stopped or failed.
+    Ended {
+        status: String,
+        reason: Option<String>,
+    },
+}
+
+impl RunOptions {
+    fn emit(&self, event: RunEvent) {
+        if let Some(o) = &self.observer {
+            o(&event);
+        }
+    }
 }
 
 impl Default for RunOptions {
@@ -48,7 +91,10 @@ impl Default for RunOptions {
         RunOptions {
             base_dir: PathBuf::from("."),
             stop_flag: Arc::new(AtomicBool::new(false)),
+            pause_flag: Arc::new(AtomicBool::new(false)),
             crash_after: None,
+            human_labeller: None,
+            observer: None,
         }
     }
 }
@@ -121,15 +167,15 @@ fn build(cfg: &Config, opts: &RunOptions, spent: f64) -> Result<Parts> {
     let mut specs = cfg.evaluation.metrics.clone();
     specs.extend(cfg.evaluation.additional_metrics.iter().cloned());
     let metrics = build_metrics(&specs)?;
-    if !matches!(
-        cfg.labeller.kind,
-        LabellerKind::Golden | LabellerKind::ApiLlm | LabellerKind::LocalLlm
-    ) {
-        return Err(EngineError::Invalid(format!(
-            "labeller.type={:?} is not available in this build yet (the human labeller comes with the web app); use golden, api_llm or local_llm",
-            cfg.labeller.kind
-        )));
-    }
+    let human = match (&cfg.labeller.kind, &opts.human_labeller) {
+        (LabellerKind::Human, Some(make)) => Some(make()?),
+        (LabellerKind::Human, None) => {
+            return Err(EngineError::Invalid(
+                "labeller.type=human needs the web app (`atgen serve`), where people annotate the queue; use golden, api_llm or local_llm with `atgen run`".into(),
+            ))
+        }
+        _ => None,
+    };
     let ctx = LoadContext {
         base_dir: opts.base_dir.clone(),
         ..LoadContext::default()
@@ -165,7 +211,10 @@ fn build(cfg: &Config, opts: &RunOptions, spent: f64) -> Result<Parts> {
             data.prompt.clone(),
             &opts.base_dir,
         )?),
-        _ => Box::new(GoldenLabeller),
+        _ => match human {
+            Some(h) => h,
+            None => Box::new(GoldenLabeller),
+        },
     };
     if data.report.skipped_total() > 0 {
         eprintln!(
@@ -204,7 +253,11 @@ fn build(cfg: &Config, opts: &RunOptions, spent: f64) -> Result<Parts> {
         metrics,
         prompter,
         encoder,
-        label_chunk: if cfg.labeller.kind == LabellerKind::ApiLlm {
+        // People see the whole round's queue (done / total); API labellers batch it.
+        label_chunk: if matches!(
+            cfg.labeller.kind,
+            LabellerKind::ApiLlm | LabellerKind::Human
+        ) {
             usize::MAX
         } else {
             16
@@ -309,6 +362,9 @@ fn drive(cfg: &Config, parts: Parts, dir: RunDir, opts: &RunOptions) -> Result<R
     let started = Instant::now();
     let mut progress = load_progress(&dir)?;
     let base_elapsed = progress.record.elapsed_s;
+    opts.emit(RunEvent::Started {
+        dir: dir.root().to_path_buf(),
+    });
     let result = drive_inner(cfg, parts, &dir, opts, &mut progress, started, base_elapsed);
     if let Err(e) = &result {
         progress.record.status = "failed".into();
@@ -316,6 +372,14 @@ fn drive(cfg: &Config, parts: Parts, dir: RunDir, opts: &RunOptions) -> Result<R
         progress.record.elapsed_s = base_elapsed + started.elapsed().as_secs_f64();
         dir.write_json(&dir.root().join("run.json"), &progress.record)?;
     }
+    opts.emit(RunEvent::Ended {
+        status: progress.record.status.clone(),
+        reason: progress
+            .record
+            .stop_reason
+            .clone()
+            .or_else(|| progress.record.error.clone()),
+    });
     result?;
     Ok(RunSummary {
         dir: dir.root().to_path_buf(),
@@ -380,6 +444,7 @@ fn drive_inner(
             );
             std::process::abort();
         }
+        wait_while_paused(opts, p.record.round);
         Ok(())
     };
     loop {
@@ -391,6 +456,10 @@ fn drive_inner(
         let query: Vec<QueryRow> = if progress.record.phases_done.contains(&Phase::Query) {
             dir.read_jsonl(&rdir.join("query.jsonl"))?
         } else {
+            opts.emit(RunEvent::Step {
+                round,
+                phase: Phase::Query,
+            });
             let t = Instant::now();
             let unlabeled: Vec<Example> = parts
                 .pool
@@ -464,12 +533,23 @@ fn drive_inner(
         };
         // Label: only what has no label yet, each label persisted as it arrives.
         if !progress.record.phases_done.contains(&Phase::Label) {
+            opts.emit(RunEvent::Step {
+                round,
+                phase: Phase::Label,
+            });
             let t = Instant::now();
-            let todo: Vec<Example> = query
+            let mut todo: Vec<Example> = query
                 .iter()
                 .filter(|q| !progress.labels.contains_key(&q.id))
                 .filter_map(|q| by_id.get(&q.id).map(|&i| parts.pool[i].clone()))
                 .collect();
+            if cfg.labeller.kind == LabellerKind::Human && !todo.is_empty() {
+                // People post-edit the current model's output instead of typing from scratch.
+                let drafts = evaluate(&parts.model, &parts.prompter, &todo, &[], &params)?;
+                for (ex, row) in todo.iter_mut().zip(drafts.rows) {
+                    ex.fields.insert(MODEL_DRAFT_FIELD.into(), row.prediction);
+                }
+            }
             for chunk in todo.chunks(parts.label_chunk) {
                 if progress.record.budget_exhausted {
                     break;
@@ -509,6 +589,10 @@ fn drive_inner(
                 .filter(|l| l.label.is_some())
                 .count();
             progress.record.n_unlabeled_returns = progress.labels.len() - progress.record.n_labeled;
+            opts.emit(RunEvent::Labeled {
+                n_labeled: progress.record.n_labeled,
+                cost: progress.record.cost,
+            });
             timings.insert("label_s", t.elapsed().as_secs_f64());
             save(progress, Phase::Label)?;
         }
@@ -526,6 +610,10 @@ fn drive_inner(
             })
             .collect();
         if !progress.record.phases_done.contains(&Phase::Evaluate) {
+            opts.emit(RunEvent::Step {
+                round,
+                phase: Phase::Train,
+            });
             let t = Instant::now();
             if round > 0
                 && !cfg.al.train_from_scratch
@@ -559,6 +647,10 @@ fn drive_inner(
             )?;
             timings.insert("train_s", t.elapsed().as_secs_f64());
             save(progress, Phase::Train)?;
+            opts.emit(RunEvent::Step {
+                round,
+                phase: Phase::Evaluate,
+            });
             let t = Instant::now();
             let eval = evaluate(
                 &parts.model,
@@ -577,6 +669,7 @@ fn drive_inner(
             };
             dir.write_json(&rdir.join("metrics.json"), &rm)?;
             progress.curve.retain(|c| c.round != round);
+            opts.emit(RunEvent::Round(rm.clone()));
             progress.curve.push(rm);
             write_curve(dir, &progress.curve)?;
             progress.record.metrics = eval.metrics;
@@ -622,6 +715,18 @@ fn drive_inner(
         progress.record.round += 1;
         progress.record.phases_done.clear();
         dir.write_json(&dir.root().join("run.json"), &progress.record)?;
+    }
+}
+
+/// Blocks while the run is paused (a stop request ends the wait).
+fn wait_while_paused(opts: &RunOptions, round: usize) {
+    use std::sync::atomic::Ordering;
+    if !opts.pause_flag.load(Ordering::SeqCst) {
+        return;
+    }
+    opts.emit(RunEvent::Paused { round });
+    while opts.pause_flag.load(Ordering::SeqCst) && !opts.stop_flag.load(Ordering::SeqCst) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
 

@@ -9,6 +9,7 @@ pub mod generate;
 pub mod init;
 pub mod run;
 pub mod score;
+pub mod serve;
 pub mod serve_model;
 
 use crate::args::ModelArgs;

@@ -4,4 +4,5 @@ mod api_labeller;
 mod bench;
 mod model_commands;
 mod run;
+mod serve;
 mod support;
