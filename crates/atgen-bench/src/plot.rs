@@ -133,6 +133,10 @@ fn draw<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc(plot.x.name())
+        .x_label_formatter(&|x| match plot.x {
+            XAxis::Labels => format!("{x:.0}"),
+            XAxis::Cost => format!("{x:.2}"),
+        })
         .y_desc(plot.metric)
         .label_style(("sans-serif", 13))
         .draw()
