@@ -216,7 +216,9 @@ pub fn write_report(opts: &PerfOptions, out: &Path) -> Result<String> {
         md,
         "atgen {} on {} core(s), {} compute thread(s) per side{}. Load average \
          (1/5/15 min) before: {before}; after: {after}. On a machine shared with other \
-         processes the ratios move by up to 2x: read them with the load. Took {:.0} s.\n",
+         processes the ratios move by up to 2x: read them with the load. Took {:.0} s; \
+         reproduce all of it with `atgen bench --perf{}` from the repository root (each \
+         section also lists the commands of its two sides).\n",
         env!("CARGO_PKG_VERSION"),
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         opts.threads,
@@ -225,7 +227,8 @@ pub fn write_report(opts: &PerfOptions, out: &Path) -> Result<String> {
         } else {
             ""
         },
-        t0.elapsed().as_secs_f64()
+        t0.elapsed().as_secs_f64(),
+        if opts.quick { " --quick" } else { "" }
     );
     for s in sections {
         md.push_str(&s);
