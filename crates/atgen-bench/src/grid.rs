@@ -9,7 +9,6 @@ use crate::{BenchError, BenchSpec, CellResult, Result};
 use atgen_config::ConfigLoader;
 use atgen_engine::record::{RoundMetrics, RunRecord};
 use atgen_engine::run_dir::RunDir;
-use atgen_engine::RunOptions;
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -43,24 +42,6 @@ impl Cell {
 pub trait CellRunner: Sync {
     /// Runs the cell to the end, or resumes `resume` (its unfinished run directory).
     fn run(&self, cell: &Cell, resume: Option<&Path>) -> Result<()>;
-}
-
-/// Runs cells in this process (output on this process's stderr). Meant for
-/// `jobs = 1`: parallel in-process cells share one thread pool and one stderr.
-pub struct InProcess<'a> {
-    pub loader: &'a ConfigLoader,
-    pub opts: &'a RunOptions,
-}
-
-impl CellRunner for InProcess<'_> {
-    fn run(&self, cell: &Cell, resume: Option<&Path>) -> Result<()> {
-        let cfg = self.loader.load(&cell.overrides)?;
-        match resume {
-            Some(run) => atgen_engine::resume(run, Some(&cfg), self.opts)?,
-            None => atgen_engine::run(&cfg, self.opts)?,
-        };
-        Ok(())
-    }
 }
 
 /// Runs each cell as `<program> run [--config-dir D] OVERRIDES...` (or

@@ -3,7 +3,7 @@
 //! `<out>/<data>/<strategy>/seed<k>/`.
 //!
 //! * [`grid`] plans the cells, runs them `jobs` at a time (each in its own
-//!   `atgen run` process with its own log, or in process), resumes interrupted
+//!   `atgen run` process with its own log), resumes interrupted
 //!   ones, never recomputes a finished one, and reports a failing cell without
 //!   losing the others.
 //! * [`aggregate`] turns cell curves into mean ± std per round, area under the
@@ -27,7 +27,7 @@ pub mod report;
 
 pub use aggregate::{aggregate, Aggregate, CurvePoint};
 pub use error::{BenchError, Result};
-pub use grid::{run_grid, CellRunner, InProcess, Subprocess};
+pub use grid::{run_grid, CellRunner, Subprocess};
 pub use report::write_report;
 
 use atgen_engine::record::RoundMetrics;

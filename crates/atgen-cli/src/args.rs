@@ -302,7 +302,7 @@ pub struct ServeModelArgs {
     paper      the paper's four tasks: TriviaQA and GSM8K with 1% of the pool per iteration, RACE and\n             \
     AESLC with 10 texts per iteration; training=paper (Table 1), Qwen2.5 with LoRA (needs the\n             \
     checkpoint in the HF cache)\n  \
-    offline    the tiny local model on AESLC subject lines; runs anywhere, no download\n  \
+    offline    the tiny local model on AESLC subject lines; runs anywhere, no download (it shows\n             no learning curve yet: see docs/bench/README.md)\n  \
     race-tiny  the first offline grid (RACE; the tiny model reaches chance only)\n\
     Flags given on the command line replace the preset's lists; overrides are appended (and win).\n\
     See docs/bench/README.md.")]
