@@ -72,7 +72,7 @@ const DOCS: &[(&str, &str)] = &[
     ("model.peft.alpha", "`lora_alpha`; updates are scaled by `alpha / r`."),
     ("model.peft.dropout", "Dropout on the adapter input, in [0, 1)."),
     ("model.peft.target_modules", "Linear layers that get adapters."),
-    ("model.init", "Create a random model at `model.checkpoint` when it does not exist: `{arch, hidden_size, intermediate_size, layers, heads, kv_heads, max_position_embeddings, vocab_size, seed, pretrain_epochs, pretrain_texts, pretrain_lr, pretrain_max_tokens}`; the BPE tokenizer is trained on the pool's texts, and `pretrain_epochs` of language modelling on those unlabeled texts precede active learning; `null`: the checkpoint must exist."),
+    ("model.init", "Create a random model at `model.checkpoint` when it does not exist: `{arch, hidden_size, intermediate_size, layers, heads, kv_heads, max_position_embeddings, vocab_size, seed, pretrain_epochs, pretrain_texts, pretrain_lr, pretrain_max_tokens, pretrain_span_copy}`; the BPE tokenizer is trained on the pool's input texts, and `pretrain_epochs` of language modelling on those unlabeled texts (plus, with `pretrain_span_copy`, a self-supervised task: the prompt of each pool text answered with a random span of its own words) precede active learning; `null`: the checkpoint must exist."),
     ("training", "Fine-tuning hyper-parameters."),
     ("training.num_epochs", "Epochs over the labeled set per iteration."),
     ("training.batch_size", "Examples per micro-batch."),

@@ -6,7 +6,6 @@
 //! writing the run directory as it goes (see [`run_dir`]) and stopping by the
 //! configured criteria (see [`stop`]).
 
-pub mod bench;
 pub mod embedding_cache;
 mod error;
 pub mod estimate;

@@ -4,6 +4,7 @@
 use crate::{EngineError, Result};
 use atgen_config::{Config, Dtype, InferenceFramework, ModelInit, PeftKind as CfgPeftKind};
 use atgen_core::{Example, Generation, GenerationParams, TrainExample, TrainReport};
+use atgen_data::Prompt;
 use atgen_models::adapters::{PeftConfig, PeftKind};
 use atgen_models::init::{init_model, TokenizerSource};
 use atgen_models::train::{fit, TrainConfig};
@@ -63,8 +64,15 @@ pub fn train_config(cfg: &Config) -> TrainConfig {
 
 /// Creates the model described by `model.init` at `dir`: a BPE tokenizer
 /// trained on pool texts, random weights, then optional language-model
-/// pre-training on those unlabeled texts.
-pub fn create_model(init: &ModelInit, dir: &Path, pool: &[Example], seed: u64) -> Result<()> {
+/// pre-training on those unlabeled texts (plus the span-copy task, rendered
+/// with `prompt`, when `init.pretrain_span_copy`).
+pub fn create_model(
+    init: &ModelInit,
+    dir: &Path,
+    pool: &[Example],
+    seed: u64,
+    prompt: Option<&Prompt>,
+) -> Result<()> {
     let family = match init.arch.as_str() {
         "qwen3" => atgen_models::Family::Qwen3,
         "qwen2" => atgen_models::Family::Qwen2,
@@ -80,13 +88,10 @@ pub fn create_model(init: &ModelInit, dir: &Path, pool: &[Example], seed: u64) -
     fs_err::create_dir_all(dir)?;
     let corpus = dir.join("tokenizer_corpus.txt");
     let mut text = String::new();
+    // Inputs only: the pool's references are the labels active learning pays for.
     for e in &texts {
         text.push_str(&e.input);
         text.push('\n');
-        for r in &e.references {
-            text.push_str(r);
-            text.push('\n');
-        }
     }
     fs_err::write(&corpus, text)?;
     let mut cfg = DecoderConfig::tiny(family, init.vocab_size);
@@ -120,7 +125,7 @@ pub fn create_model(init: &ModelInit, dir: &Path, pool: &[Example], seed: u64) -
         let max_tokens = init
             .pretrain_max_tokens
             .min(init.max_position_embeddings.saturating_sub(2));
-        let examples: Vec<TrainExample> = texts
+        let mut examples: Vec<TrainExample> = texts
             .iter()
             .filter_map(|e| {
                 let t = truncate_tokens(&lm, &e.input, max_tokens).ok()?;
@@ -130,9 +135,17 @@ pub fn create_model(init: &ModelInit, dir: &Path, pool: &[Example], seed: u64) -
                 })
             })
             .collect();
+        let n_lm = examples.len();
+        if let (true, Some(prompt)) = (init.pretrain_span_copy, prompt) {
+            examples.extend(span_copy_examples(&lm, &texts, prompt, max_tokens, seed)?);
+        }
         eprintln!(
-            "pre-training the new model on {} unlabeled pool texts ({} epochs)",
-            examples.len(),
+            "pre-training the new model on {n_lm} unlabeled pool texts{} ({} epochs)",
+            if examples.len() > n_lm {
+                format!(" and {} span-copy prompts", examples.len() - n_lm)
+            } else {
+                String::new()
+            },
             init.pretrain_epochs
         );
         let tc = TrainConfig {
@@ -148,6 +161,50 @@ pub fn create_model(init: &ModelInit, dir: &Path, pool: &[Example], seed: u64) -
         peft::save_merged(&lm, dir)?;
     }
     Ok(())
+}
+
+/// The self-supervised copy task: each text (cut to `max_tokens`) in the
+/// dataset's prompt, answered with a seeded random span of 1-6 of its words.
+/// It teaches a model created from scratch to answer from its input; it uses
+/// no labels, and the spans favour no position, so which words make a good
+/// answer is left for the labeled data to teach.
+fn span_copy_examples(
+    lm: &CausalLm,
+    texts: &[&Example],
+    prompt: &Prompt,
+    max_tokens: usize,
+    seed: u64,
+) -> Result<Vec<TrainExample>> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5ba2_c0b7);
+    let mut out = Vec::new();
+    for e in texts {
+        // The input gets what the template leaves, minus room for a span of up to 6 words.
+        let mut cut = (*e).clone();
+        cut.input = String::new();
+        let overhead = lm.encode(&prompt.render_text(&cut)?)?.len();
+        let budget = max_tokens.saturating_sub(overhead + 16);
+        if budget < 8 {
+            continue;
+        }
+        cut.input = truncate_tokens(lm, &e.input, budget)?;
+        let words: Vec<&str> = cut.input.split_whitespace().collect();
+        if words.is_empty() {
+            continue;
+        }
+        let len = rng.random_range(1..=6usize).min(words.len());
+        let start = rng.random_range(0..=words.len() - len);
+        let rendered = prompt.render_text(&cut)?;
+        let target = words[start..start + len].join(" ");
+        // Prompt, span and end-of-text must fit the pre-training length.
+        if lm.encode(&rendered)?.len() + lm.tokenizer.encode(&target, false)?.len() < max_tokens {
+            out.push(TrainExample {
+                target: crate::prompting::answer_after(&rendered, &target),
+                prompt: rendered,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The first `max` tokens of `text` (decoded back to text).
@@ -167,7 +224,9 @@ impl LocalModel {
         if let Some(init) = &cfg.model.init {
             if !local.join("config.json").is_file() {
                 eprintln!("creating model {} (model.init)", local.display());
-                create_model(init, &local, pool, cfg.seed)?;
+                let mut prompt = Prompt::new(&cfg.data.prompt_template, &cfg.data.input_column)?;
+                prompt.system = cfg.data.system_prompt.clone();
+                create_model(init, &local, pool, cfg.seed, Some(&prompt))?;
             }
         }
         let path = if local.is_dir() {

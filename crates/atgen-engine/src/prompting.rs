@@ -10,6 +10,20 @@ use atgen_data::Prompt;
 use atgen_models::tokenizer::Message;
 use atgen_models::CausalLm;
 
+/// The target as it follows `prompt` in running text: after a prompt ending in a
+/// non-space character ("Subject line:"), a space first, so the answer's words
+/// are the same tokens as inside the text (byte-level BPE marks a word's leading
+/// space); generations are trimmed, so predictions are unchanged by it.
+pub fn answer_after(prompt: &str, target: &str) -> String {
+    let joins = prompt.chars().last().is_some_and(|c| !c.is_whitespace())
+        && target.chars().next().is_some_and(|c| !c.is_whitespace());
+    if joins {
+        format!(" {target}")
+    } else {
+        target.to_string()
+    }
+}
+
 /// Renders prompts for one model.
 pub struct Prompter {
     prompt: Prompt,
@@ -64,10 +78,8 @@ impl Prompter {
             target.to_string()
         };
         let room = ids.len().min(half) + 2;
-        Ok((
-            self.render_with_room(lm, ex, room.max(self.answer_tokens))?,
-            target,
-        ))
+        let prompt = self.render_with_room(lm, ex, room.max(self.answer_tokens))?;
+        Ok((prompt.clone(), answer_after(&prompt, &target)))
     }
 
     fn render_with_room(&self, lm: &CausalLm, ex: &Example, room: usize) -> Result<String> {
@@ -93,5 +105,18 @@ impl Prompter {
     /// Prompts of many examples.
     pub fn render_all(&self, lm: &CausalLm, examples: &[Example]) -> Result<Vec<String>> {
         examples.iter().map(|e| self.render(lm, e)).collect()
+    }
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::answer_after;
+
+    #[test]
+    fn an_answer_after_a_colon_starts_with_a_space_and_after_a_newline_does_not() {
+        assert_eq!(answer_after("Subject line:", "LNG Update"), " LNG Update");
+        assert_eq!(answer_after("Answer:\n", "B"), "B");
+        assert_eq!(answer_after("Q: x =>", " y"), " y");
+        assert_eq!(answer_after("", "y"), "y");
     }
 }

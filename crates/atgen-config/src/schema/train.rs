@@ -56,6 +56,10 @@ pub struct ModelInit {
     pub pretrain_lr: f64,
     /// Tokens of each text used for pre-training (from its start).
     pub pretrain_max_tokens: usize,
+    /// Also pre-train on a self-supervised copy task: each pool text rendered with the
+    /// dataset's prompt template, answered with a random span of 1-6 of its own words (no
+    /// labels are used), so the model learns to answer from its input before active learning.
+    pub pretrain_span_copy: bool,
 }
 
 impl Default for ModelInit {
@@ -74,6 +78,7 @@ impl Default for ModelInit {
             pretrain_texts: 2000,
             pretrain_lr: 1e-3,
             pretrain_max_tokens: 128,
+            pretrain_span_copy: false,
         }
     }
 }

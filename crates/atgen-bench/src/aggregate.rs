@@ -1,6 +1,6 @@
 //! Aggregates over seeds: mean and standard deviation per round, area under
-//! the learning curve, and labels needed to reach random sampling's final
-//! quality (the paper's sample-efficiency figure).
+//! the learning curve, and the labels (or money) needed to reach random
+//! sampling's final quality (the paper's sample-efficiency figure).
 
 use super::CellResult;
 use std::collections::{BTreeMap, BTreeSet};
@@ -97,6 +97,11 @@ pub fn labels_to_reach(curve: &[CurvePoint], target: f64) -> Option<f64> {
     curve.iter().find(|p| p.mean >= target).map(|p| p.n_labeled)
 }
 
+/// Money a strategy spends before its mean reaches `target`, or `None` if it never does.
+pub fn cost_to_reach(curve: &[CurvePoint], target: f64) -> Option<f64> {
+    curve.iter().find(|p| p.mean >= target).map(|p| p.cost)
+}
+
 impl Aggregate {
     /// `(data, metric)` pairs that have curves.
     pub fn plots(&self) -> Vec<(String, String)> {
@@ -107,42 +112,22 @@ impl Aggregate {
             .into_iter()
             .collect()
     }
-}
 
-/// The report's tables: per dataset and metric, each strategy's final mean ± std, AUC, and
-/// labels needed to reach random's final mean (with the ratio to random's labels).
-pub fn markdown(agg: &Aggregate) -> String {
-    let mut md = String::new();
-    for (data, metric) in agg.plots() {
-        md.push_str(&format!("\n## {data}: {metric}\n\n"));
-        md.push_str("| strategy | final labels | final mean ± std | AUC | labels to reach random's final | ratio to random |\n");
-        md.push_str("| --- | ---: | ---: | ---: | ---: | ---: |\n");
-        let random = agg
-            .curves
-            .get(&(data.clone(), "random".into(), metric.clone()));
-        let target = random.and_then(|c| c.last()).map(|p| (p.mean, p.n_labeled));
-        for ((d, strategy, m), curve) in &agg.curves {
-            if *d != data || *m != metric {
-                continue;
-            }
-            let Some(last) = curve.last() else { continue };
-            let (reach, ratio) = match target {
-                Some((t, rl)) => match labels_to_reach(curve, t) {
-                    Some(l) => (format!("{l:.0}"), format!("{:.2}", l / rl.max(1.0))),
-                    None => ("not reached".into(), "-".into()),
-                },
-                None => ("-".into(), "-".into()),
-            };
-            md.push_str(&format!(
-                "| {strategy} | {:.0} | {:.4} ± {:.4} | {:.4} | {reach} | {ratio} |\n",
-                last.n_labeled,
-                last.mean,
-                last.std,
-                auc(curve).unwrap_or(f64::NAN)
-            ));
-        }
+    /// The curves of `metric` on `data`, one per strategy.
+    pub fn series(&self, data: &str, metric: &str) -> Vec<(&str, &[CurvePoint])> {
+        self.curves
+            .iter()
+            .filter(|((d, _, m), _)| d == data && m == metric)
+            .map(|((_, s, _), c)| (s.as_str(), c.as_slice()))
+            .collect()
     }
-    md
+
+    /// Whether any cell of `data` spent money (LLM labelling).
+    pub fn spent_money(&self, data: &str) -> bool {
+        self.curves
+            .iter()
+            .any(|((d, _, _), c)| d == data && c.iter().any(|p| p.cost > 0.0))
+    }
 }
 
 #[cfg(test)]
@@ -167,6 +152,12 @@ mod tests {
         assert!((auc(&c).unwrap_or(0.0) - 0.75).abs() < 1e-12);
         assert_eq!(labels_to_reach(&c, 0.9), Some(20.0));
         assert_eq!(labels_to_reach(&c, 1.5), None);
+        let mut priced = c.to_vec();
+        for (p, cost) in priced.iter_mut().zip([0.5, 1.0, 1.5]) {
+            p.cost = cost;
+        }
+        assert_eq!(cost_to_reach(&priced, 0.9), Some(1.0));
+        assert_eq!(cost_to_reach(&priced, 1.5), None);
         assert_eq!(mean_std(&[1.0, 3.0]), (2.0, 2f64.sqrt()));
     }
 }
