@@ -28,8 +28,17 @@ pub struct Prepared {
     pub body: String,
 }
 
+/// One output token with its log-probability and the most likely alternatives at its place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenLogprob {
+    pub token: String,
+    pub logprob: f64,
+    /// `(token, logprob)`, most likely first, as the server listed them.
+    pub top: Vec<(String, f64)>,
+}
+
 /// What a successful response carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reply {
     /// The assistant's text (reasoning blocks apart from the text are dropped).
     pub text: String,
@@ -40,6 +49,9 @@ pub struct Reply {
     /// The model refused (OpenAI `refusal`); billed, but no label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<String>,
+    /// Per output token, when they were asked for (`ApiSettings::top_logprobs`) and returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Vec<TokenLogprob>>,
 }
 
 /// The provider-specific request for `messages`.
@@ -68,6 +80,8 @@ pub fn prepare(s: &ApiSettings, messages: &[ChatMessage]) -> Prepared {
                 max_completion_tokens,
                 temperature: s.temperature,
                 seed: s.seed,
+                logprobs: s.top_logprobs.map(|_| true),
+                top_logprobs: s.top_logprobs,
             };
             Prepared {
                 url: format!("{}{}", s.base_url, openai::CHAT_COMPLETIONS_PATH),
@@ -121,12 +135,27 @@ pub fn parse(provider: Provider, body: &str) -> Result<Reply, String> {
                 .into_iter()
                 .next()
                 .ok_or_else(|| "response has no choices".to_string())?;
+            let logprobs = choice.logprobs.and_then(|l| l.content).map(|tokens| {
+                tokens
+                    .into_iter()
+                    .map(|t| TokenLogprob {
+                        token: t.token,
+                        logprob: t.logprob,
+                        top: t
+                            .top_logprobs
+                            .into_iter()
+                            .map(|a| (a.token, a.logprob))
+                            .collect(),
+                    })
+                    .collect()
+            });
             Ok(Reply {
                 text: choice.message.content.unwrap_or_default(),
                 input_tokens: usage.prompt_tokens,
                 output_tokens: usage.completion_tokens,
                 truncated: choice.finish_reason.as_deref() == Some("length"),
                 refusal: choice.message.refusal,
+                logprobs,
             })
         }
         Provider::Anthropic => {
@@ -152,6 +181,7 @@ pub fn parse(provider: Provider, body: &str) -> Result<Reply, String> {
                 truncated: r.stop_reason.as_deref() == Some("max_tokens"),
                 refusal: (r.stop_reason.as_deref() == Some("refusal"))
                     .then(|| "the model refused".to_string()),
+                logprobs: None,
             })
         }
     }
