@@ -156,7 +156,11 @@ mod tests {
             let p = parse_verdict(reply, 1, 5).expect("parses");
             let span = p.span.unwrap_or_else(|| panic!("{reply:?}: no span"));
             assert_eq!(span.start, at, "{reply:?}");
-            assert_eq!(reply[span].parse::<f64>().expect("a number"), p.score, "{reply:?}");
+            assert_eq!(
+                reply[span].parse::<f64>().expect("a number"),
+                p.score,
+                "{reply:?}"
+            );
         }
     }
 
