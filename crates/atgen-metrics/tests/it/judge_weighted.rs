@@ -72,13 +72,18 @@ fn probability_weighted_score_is_the_expectation_over_valid_top_logprobs() {
     // top_logprobs 5 keeps " 4", " 5", " 3" and drops " 2" (0.04): the valid mass is 0.8.
     let want0 = (4.0 * 0.5 + 5.0 * 0.2 + 3.0 * 0.1) / 0.8;
     let want1 = (2.0 * 0.5 + 1.0 * 0.5) / 1.0;
-    assert!((values[0].per_example[0] - want0).abs() < 1e-9, "{values:?}");
-    assert!((values[0].per_example[1] - want1).abs() < 1e-9, "{values:?}");
+    assert!(
+        (values[0].per_example[0] - want0).abs() < 1e-9,
+        "{values:?}"
+    );
+    assert!(
+        (values[0].per_example[1] - want1).abs() < 1e-9,
+        "{values:?}"
+    );
     assert!((values[0].corpus - (want0 + want1) / 2.0).abs() < 1e-9);
 
     // The request asked for them in OpenAI's wire format.
-    let body: serde_json::Value =
-        serde_json::from_str(&emu.requests()[0].body).expect("json body");
+    let body: serde_json::Value = serde_json::from_str(&emu.requests()[0].body).expect("json body");
     assert_eq!(body["logprobs"], true);
     assert_eq!(body["top_logprobs"], 5);
 
@@ -87,10 +92,23 @@ fn probability_weighted_score_is_the_expectation_over_valid_top_logprobs() {
     assert_eq!(d.per_example[0]["stated_score"], "4");
     let dist: serde_json::Value =
         serde_json::from_str(&d.per_example[0]["score_distribution"]).expect("json");
-    assert!((dist["4"].as_f64().expect("a value") - 0.625).abs() < 1e-9, "{dist}");
-    assert!((dist["5"].as_f64().expect("a value") - 0.25).abs() < 1e-9, "{dist}");
+    assert!(
+        (dist["4"].as_f64().expect("a value") - 0.625).abs() < 1e-9,
+        "{dist}"
+    );
+    assert!(
+        (dist["5"].as_f64().expect("a value") - 0.25).abs() < 1e-9,
+        "{dist}"
+    );
     assert!(dist.get("2").is_none(), "{dist}");
-    assert!((d.per_example[0]["score_mass"].parse::<f64>().expect("a value") - 0.8).abs() < 1e-9);
+    assert!(
+        (d.per_example[0]["score_mass"]
+            .parse::<f64>()
+            .expect("a value")
+            - 0.8)
+            .abs()
+            < 1e-9
+    );
     assert_eq!(d.per_example[1]["reason"], "unsupported.");
 
     // Money as billed; a second judge answers from the cache (log-probs included) for free.
