@@ -254,6 +254,34 @@ mod tests {
     }
 
     #[test]
+    fn top_logprobs_are_requested_and_returned_for_openai_style_apis() {
+        let mut s = settings("{model: g}");
+        let p = prepare(&s, &[ChatMessage::new("user", "q")]);
+        let v: serde_json::Value = serde_json::from_str(&p.body).expect("json");
+        assert!(v.get("logprobs").is_none() && v.get("top_logprobs").is_none());
+        s.top_logprobs = Some(7);
+        let p = prepare(&s, &[ChatMessage::new("user", "q")]);
+        let v: serde_json::Value = serde_json::from_str(&p.body).expect("json");
+        assert_eq!(
+            (v["logprobs"].clone(), v["top_logprobs"].clone()),
+            (true.into(), 7.into())
+        );
+        let body = r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"4"},
+            "logprobs":{"content":[{"token":"4","logprob":-0.1,"bytes":[52],
+              "top_logprobs":[{"token":"4","logprob":-0.1,"bytes":[52]},{"token":"5","logprob":-2.5,"bytes":null}]}]},
+            "finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#;
+        let r = parse(Provider::Openai, body).expect("parses");
+        assert_eq!(
+            r.logprobs,
+            Some(vec![TokenLogprob {
+                token: "4".into(),
+                logprob: -0.1,
+                top: vec![("4".into(), -0.1), ("5".into(), -2.5)],
+            }])
+        );
+    }
+
+    #[test]
     fn a_response_without_usage_is_malformed() {
         let body = r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"x"},"finish_reason":"stop"}]}"#;
         assert!(parse(Provider::Openai, body).unwrap_err().contains("usage"));

@@ -200,3 +200,31 @@ fn token_logprobs(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answer_tokens_keep_their_leading_whitespace_and_spell_the_answer() {
+        let f: super::super::LogprobFn = std::sync::Arc::new(|t: &str| {
+            vec![
+                (t.to_string(), -0.5),
+                ("x".into(), -0.1),
+                ("y".into(), -3.0),
+            ]
+        });
+        let toks = token_logprobs("Score: 4\nReason:  ok", 2, &f);
+        let texts: Vec<&str> = toks.iter().map(|t| t.token.as_str()).collect();
+        assert_eq!(texts, ["Score:", " 4", "\nReason:", "  ok"]);
+        assert_eq!(texts.concat(), "Score: 4\nReason:  ok");
+        // Most likely first, cut at k; the token's own logprob from its entry.
+        assert_eq!(toks[1].logprob, -0.5);
+        let top: Vec<&str> = toks[1]
+            .top_logprobs
+            .iter()
+            .map(|a| a.token.as_str())
+            .collect();
+        assert_eq!(top, ["x", " 4"]);
+    }
+}
