@@ -10,6 +10,10 @@
 //!    token never leaves the hub's host) into `blobs/<etag>`, linked from
 //!    `snapshots/<commit>/<path>`; `refs/<revision>` records the commit.
 //!
+//! A connection cut mid-body is resumed from the bytes already in the temporary file with
+//! `Range: bytes=<n>-` (a server that ignores the range and answers `200` sends the whole file
+//! again, which replaces the partial one); the sha256 is checked over the whole file either way.
+//!
 //! Requests are retried with backoff on 429, 5xx and network errors (honouring `Retry-After`);
 //! 401/403/404 become typed errors that say what to do. The token is sent only as a header and
 //! never appears in errors.
@@ -18,7 +22,7 @@ use crate::error::{DataError, Result};
 use crate::hub::{group_by_split, is_metadata, HubCache, PARQUET_REVISION};
 use serde::Deserialize;
 use sha2::Digest;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -174,7 +178,7 @@ impl<'a> Client<'a> {
             repo,
             quote(revision, false)
         );
-        let resp = self.get(&url, repo, revision)?;
+        let resp = self.get(&url, repo, revision, None)?;
         let text = resp.into_string().map_err(|e| DataError::HubHttp {
             url: url.clone(),
             message: e.to_string(),
@@ -185,8 +189,16 @@ impl<'a> Client<'a> {
         })
     }
 
-    /// GET with the token (on the hub's own host only), retries, and typed status errors.
-    fn get(&self, url: &str, repo: &str, revision: &str) -> Result<ureq::Response> {
+    /// GET with the token (on the hub's own host only), retries, and typed status errors;
+    /// `from` asks for the bytes from that offset on (`Range: bytes=<from>-`, kept across
+    /// redirects).
+    fn get(
+        &self,
+        url: &str,
+        repo: &str,
+        revision: &str,
+        from: Option<u64>,
+    ) -> Result<ureq::Response> {
         let mut url = url.to_string();
         let mut redirects = 0;
         let mut attempt = 0;
@@ -196,6 +208,9 @@ impl<'a> Client<'a> {
                 if url.starts_with(&self.hub.endpoint) {
                     req = req.set("Authorization", &format!("Bearer {}", t.expose()));
                 }
+            }
+            if let Some(from) = from {
+                req = req.set("Range", &format!("bytes={from}-"));
             }
             let (retry_after, message) = match req.call() {
                 Ok(resp) if (300..400).contains(&resp.status()) => {
@@ -304,7 +319,7 @@ impl<'a> Client<'a> {
                 commit,
                 quote(&sib.rfilename, true)
             );
-            let resp = self.get(&url, repo, commit)?;
+            let resp = self.get(&url, repo, commit, None)?;
             let size = sib
                 .lfs
                 .as_ref()
@@ -322,9 +337,18 @@ impl<'a> Client<'a> {
             let n = DOWNLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let partial = blobs.join(format!("{name}.{}-{n}.incomplete", std::process::id()));
             let bar = crate::progress::bytes_bar(size, &sib.rfilename);
-            let written =
-                copy_hashed(resp.into_reader(), &partial, &bar).map_err(|e| fail(e.to_string()))?;
+            let written = self.receive(resp, &url, repo, commit, size, &partial, &bar);
             bar.finish_and_clear();
+            let written = match written {
+                Ok(w) => w,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&partial);
+                    return Err(match e {
+                        Received::Io(e) => fail(e.to_string()),
+                        Received::Hub(e) => e,
+                    });
+                }
+            };
             if let Some(n) = size {
                 if written.0 != n {
                     let _ = std::fs::remove_file(&partial);
@@ -351,6 +375,118 @@ impl<'a> Client<'a> {
     }
 }
 
+/// Why a body could not be received.
+enum Received {
+    /// Writing the file failed, or the connection kept being cut.
+    Io(std::io::Error),
+    /// A resumed request failed.
+    Hub(DataError),
+}
+
+impl Client<'_> {
+    /// Streams a file's body into `partial`, returning its byte count and hex sha256. A
+    /// connection cut before `size` bytes (or mid-body) is resumed from the bytes already
+    /// written with `Range: bytes=<n>-`; a server that answers anything but `206` from offset
+    /// `n` (it ignored the range) sends the whole file again, which replaces the partial one.
+    #[allow(clippy::too_many_arguments)]
+    fn receive(
+        &self,
+        mut resp: ureq::Response,
+        url: &str,
+        repo: &str,
+        commit: &str,
+        size: Option<u64>,
+        partial: &Path,
+        bar: &indicatif::ProgressBar,
+    ) -> std::result::Result<(u64, String), Received> {
+        let mut file =
+            std::io::BufWriter::new(std::fs::File::create(partial).map_err(Received::Io)?);
+        let mut hasher = sha2::Sha256::new();
+        let mut total = 0u64;
+        let mut cuts = 0u32;
+        loop {
+            let cut = match append(resp.into_reader(), &mut file, &mut hasher, &mut total, bar) {
+                Ok(()) if size.is_none_or(|n| total >= n) => break,
+                Ok(()) => std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("connection closed after {total} bytes"),
+                ),
+                Err(Appended::Write(e)) => return Err(Received::Io(e)),
+                Err(Appended::Read(e)) => e,
+            };
+            cuts += 1;
+            if cuts >= self.attempts {
+                return Err(Received::Io(std::io::Error::new(
+                    cut.kind(),
+                    format!("download cut {cuts} times, last: {cut}"),
+                )));
+            }
+            std::thread::sleep(self.base_delay * 2u32.pow(cuts - 1));
+            resp = self
+                .get(url, repo, commit, Some(total))
+                .map_err(Received::Hub)?;
+            if resp.status() != 206 || content_range_start(&resp) != Some(total) {
+                // The range was ignored: this answer is the whole file from byte 0.
+                file.flush().map_err(Received::Io)?;
+                let f = file.get_mut();
+                f.set_len(0).map_err(Received::Io)?;
+                f.seek(std::io::SeekFrom::Start(0)).map_err(Received::Io)?;
+                hasher = sha2::Sha256::new();
+                total = 0;
+                if resp.status() == 206 {
+                    // A range, but not ours: ask again for everything.
+                    resp = self.get(url, repo, commit, None).map_err(Received::Hub)?;
+                }
+            }
+        }
+        file.flush().map_err(Received::Io)?;
+        let hex = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok((total, hex))
+    }
+}
+
+/// The first byte of a `Content-Range: bytes <first>-<last>/<size>` answer.
+fn content_range_start(resp: &ureq::Response) -> Option<u64> {
+    let v = resp.header("content-range")?.trim();
+    let range = v.strip_prefix("bytes")?.trim_start();
+    range.split('-').next()?.trim().parse().ok()
+}
+
+/// Why [`append`] stopped.
+enum Appended {
+    /// The connection failed (worth resuming).
+    Read(std::io::Error),
+    /// The file could not be written.
+    Write(std::io::Error),
+}
+
+/// Appends what `reader` yields to `file`, hashing it and counting into `total`.
+fn append(
+    mut reader: impl Read,
+    file: &mut impl Write,
+    hasher: &mut sha2::Sha256,
+    total: &mut u64,
+    bar: &indicatif::ProgressBar,
+) -> std::result::Result<(), Appended> {
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Appended::Read(e)),
+        };
+        hasher.update(&buf[..n]);
+        file.write_all(&buf[..n]).map_err(Appended::Write)?;
+        *total += n as u64;
+        bar.set_position(*total);
+    }
+}
+
 /// The blob name `huggingface_hub` uses: `X-Linked-Etag` (LFS sha256), else `ETag`, unquoted.
 fn header_etag(resp: &ureq::Response) -> Option<String> {
     resp.header("x-linked-etag")
@@ -374,35 +510,6 @@ fn absolute(base: &str, loc: &str) -> String {
         let dir_end = base.rfind('/').unwrap_or(host_end);
         format!("{}/{loc}", &base[..dir_end])
     }
-}
-
-/// Streams `reader` to `path`, returning the byte count and the hex sha256.
-fn copy_hashed(
-    mut reader: impl Read,
-    path: &Path,
-    bar: &indicatif::ProgressBar,
-) -> std::io::Result<(u64, String)> {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut total = 0u64;
-    loop {
-        let n = reader.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        file.write_all(&buf[..n])?;
-        total += n as u64;
-        bar.set_position(total);
-    }
-    file.flush()?;
-    let hex = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok((total, hex))
 }
 
 /// Links a snapshot file to its blob: a relative symlink as `huggingface_hub` makes, or a copy

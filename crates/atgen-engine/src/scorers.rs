@@ -299,6 +299,8 @@ mod tests {
                 .then(|| "malformed judge reply: no score".to_string()),
             reply: None,
             cost: 0.0,
+            stated: None,
+            distribution: None,
         }
     }
 

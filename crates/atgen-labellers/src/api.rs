@@ -8,7 +8,7 @@ use crate::cache::ResponseCache;
 use crate::clean::clean_label;
 use crate::error::{LabellerError, Result};
 use crate::http::{backoff, Attempt, Transport};
-use crate::provider::{parse, prepare, ChatMessage, Prepared, Reply};
+use crate::provider::{parse, prepare, ChatMessage, Prepared, Reply, TokenLogprob};
 use crate::settings::ApiSettings;
 use atgen_core::{Example, LabelOutcome, Labeller};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,6 +21,14 @@ pub type PromptFn =
 /// The default prompt: the example's input as the only user message.
 pub fn input_as_prompt() -> PromptFn {
     Box::new(|ex: &Example| Ok(vec![ChatMessage::new("user", ex.input.clone())]))
+}
+
+/// A label outcome with the reply's token log-probabilities (when asked for and returned).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub outcome: LabelOutcome,
+    /// The raw reply's tokens (before reasoning is stripped), from a fresh or a cached response.
+    pub logprobs: Option<Vec<TokenLogprob>>,
 }
 
 /// An LLM behind an HTTP API, labelling through [`Labeller`].
@@ -139,11 +147,20 @@ impl ApiLabeller {
     /// Labels `batch` in order; `Err` only for failures a retry later may fix
     /// (retries exhausted) or that need the user (bad key, unknown model).
     pub fn label_batch(&self, batch: &[Example]) -> Result<Vec<LabelOutcome>> {
+        Ok(self
+            .complete_batch(batch)?
+            .into_iter()
+            .map(|c| c.outcome)
+            .collect())
+    }
+
+    /// [`ApiLabeller::label_batch`] keeping each reply's token log-probabilities.
+    pub fn complete_batch(&self, batch: &[Example]) -> Result<Vec<Completion>> {
         let jobs = batch
             .iter()
             .map(|e| self.job(e))
             .collect::<Result<Vec<_>>>()?;
-        let mut outcomes: Vec<Option<LabelOutcome>> = vec![None; batch.len()];
+        let mut outcomes: Vec<Option<Completion>> = vec![None; batch.len()];
         let mut to_claim: Vec<&str> = Vec::new();
         if let Some(cache) = &self.cache {
             for (i, (ex, job)) in batch.iter().zip(&jobs).enumerate() {
@@ -170,7 +187,7 @@ impl ApiLabeller {
             }
             return Ok(outcomes.into_iter().flatten().collect());
         }
-        let results: Mutex<Vec<Option<Result<LabelOutcome>>>> =
+        let results: Mutex<Vec<Option<Result<Completion>>>> =
             Mutex::new((0..todo.len()).map(|_| None).collect());
         let next = AtomicUsize::new(0);
         let workers = self.settings.concurrency.min(todo.len());
@@ -194,7 +211,7 @@ impl ApiLabeller {
                 })
             }) {
                 Ok(o) => {
-                    if o.label.is_some() || o.cost > 0.0 {
+                    if o.outcome.label.is_some() || o.outcome.cost > 0.0 {
                         to_claim.push(&jobs[i].key);
                     }
                     outcomes[i] = Some(o);
@@ -208,7 +225,7 @@ impl ApiLabeller {
             // The batch fails as a whole, but what it paid is reported now: the answers it
             // got are claimed in the cache (a resumed run reuses them at no cost) and their
             // cost joins the money of the failed attempts.
-            let paid: f64 = outcomes.iter().flatten().map(|o| o.cost).sum();
+            let paid: f64 = outcomes.iter().flatten().map(|o| o.outcome.cost).sum();
             self.add_unreported(paid);
             if let Some(cache) = &self.cache {
                 cache.claim(&to_claim)?;
@@ -221,7 +238,7 @@ impl ApiLabeller {
         Ok(outcomes.into_iter().flatten().collect())
     }
 
-    fn label_one(&self, ex: &Example, job: &Job) -> Result<LabelOutcome> {
+    fn label_one(&self, ex: &Example, job: &Job) -> Result<Completion> {
         let s = &self.settings;
         let provider = s.provider.name();
         // Money of attempts that may have been billed but returned no usage.
@@ -315,12 +332,15 @@ impl ApiLabeller {
     }
 }
 
-pub(crate) fn no_label(ex: &Example, cost: f64, note: String) -> LabelOutcome {
-    LabelOutcome {
-        id: ex.id.clone(),
-        label: None,
-        cost,
-        note: Some(note),
+pub(crate) fn no_label(ex: &Example, cost: f64, note: String) -> Completion {
+    Completion {
+        outcome: LabelOutcome {
+            id: ex.id.clone(),
+            label: None,
+            cost,
+            note: Some(note),
+        },
+        logprobs: None,
     }
 }
 
@@ -331,7 +351,7 @@ pub(crate) fn outcome(
     cost: f64,
     charged: f64,
     note: Option<&str>,
-) -> LabelOutcome {
+) -> Completion {
     let mut notes: Vec<String> = note.map(String::from).into_iter().collect();
     if charged > 0.0 {
         notes.push(format!(
@@ -353,11 +373,14 @@ pub(crate) fn outcome(
             l
         }
     };
-    LabelOutcome {
-        id: ex.id.clone(),
-        label,
-        cost: cost + charged,
-        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    Completion {
+        outcome: LabelOutcome {
+            id: ex.id.clone(),
+            label,
+            cost: cost + charged,
+            note: (!notes.is_empty()).then(|| notes.join("; ")),
+        },
+        logprobs: reply.logprobs.clone(),
     }
 }
 

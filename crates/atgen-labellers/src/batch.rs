@@ -9,6 +9,7 @@
 //! collected, so a run that stops while waiting polls the same batch when
 //! resumed instead of paying for it again.
 
+use crate::api::Completion;
 use crate::api::{no_label, outcome, ApiLabeller, Job};
 use crate::budget::Reservation;
 use crate::budget::BUDGET_NOTE_PREFIX;
@@ -17,7 +18,7 @@ use crate::http::{backoff, Attempt};
 use crate::provider::{error_message, parse, Reply};
 use crate::settings::Provider;
 use crate::wire::{anthropic_batch as ab, openai, openai_batch as ob};
-use atgen_core::{Example, LabelOutcome};
+use atgen_core::Example;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::time::Instant;
@@ -36,7 +37,7 @@ impl ApiLabeller {
         batch: &[Example],
         jobs: &[Job],
         todo: &[usize],
-    ) -> Result<Vec<(usize, LabelOutcome)>> {
+    ) -> Result<Vec<(usize, Completion)>> {
         let s = &self.settings;
         let prices = s.prices.discounted(s.batch_discount);
         let scale = 1.0 - s.batch_discount;

@@ -74,6 +74,15 @@ impl ResponseCache {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        // Added later: caches written before it get the column (empty).
+        let has_logprobs = conn
+            .prepare("SELECT 1 FROM pragma_table_info('responses') WHERE name = 'logprobs'")
+            .and_then(|mut q| q.exists([]))
+            .map_err(err)?;
+        if !has_logprobs {
+            conn.execute_batch("ALTER TABLE responses ADD COLUMN logprobs TEXT;")
+                .map_err(err)?;
+        }
         Ok(ResponseCache {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -100,7 +109,7 @@ impl ResponseCache {
     pub fn get(&self, key: &str) -> Result<Option<Cached>> {
         self.conn()
             .query_row(
-                "SELECT text, input_tokens, output_tokens, truncated, cost, claimed
+                "SELECT text, input_tokens, output_tokens, truncated, cost, claimed, logprobs
                  FROM responses WHERE key = ?1",
                 params![key],
                 |r| {
@@ -111,6 +120,9 @@ impl ResponseCache {
                             output_tokens: r.get::<_, i64>(2)?.max(0) as u64,
                             truncated: r.get(3)?,
                             refusal: None,
+                            logprobs: r
+                                .get::<_, Option<String>>(6)?
+                                .and_then(|j| serde_json::from_str(&j).ok()),
                         },
                         cost: r.get(4)?,
                         claimed: r.get(5)?,
@@ -133,8 +145,9 @@ impl ResponseCache {
         self.conn()
             .execute(
                 "INSERT OR REPLACE INTO responses
-                 (key, provider, model, text, input_tokens, output_tokens, truncated, cost, claimed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+                 (key, provider, model, text, input_tokens, output_tokens, truncated, cost, claimed,
+                  logprobs)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9)",
                 params![
                     key,
                     provider,
@@ -143,7 +156,11 @@ impl ResponseCache {
                     reply.input_tokens as i64,
                     reply.output_tokens as i64,
                     reply.truncated,
-                    cost
+                    cost,
+                    reply
+                        .logprobs
+                        .as_ref()
+                        .and_then(|l| serde_json::to_string(l).ok())
                 ],
             )
             .map(|_| ())
@@ -227,6 +244,11 @@ mod tests {
             output_tokens: 4,
             truncated: false,
             refusal: None,
+            logprobs: Some(vec![crate::provider::TokenLogprob {
+                token: "t".into(),
+                logprob: -0.5,
+                top: vec![("t".into(), -0.5), ("u".into(), -1.25)],
+            }]),
         };
         {
             let c = ResponseCache::open(&path).unwrap();

@@ -54,11 +54,11 @@ pub mod settings;
 pub mod tokens;
 pub mod wire;
 
-pub use api::{input_as_prompt, ApiLabeller, PromptFn};
+pub use api::{input_as_prompt, ApiLabeller, Completion, PromptFn};
 pub use budget::{Budget, Prices, BUDGET_NOTE_PREFIX};
 pub use clean::clean_label;
 pub use error::{LabellerError, Result};
-pub use provider::ChatMessage;
+pub use provider::{ChatMessage, TokenLogprob};
 pub use settings::{ApiSettings, Provider};
 
 /// An `api_llm` labeller from the config: the key comes from the config or

@@ -28,8 +28,17 @@ pub struct Prepared {
     pub body: String,
 }
 
+/// One output token with its log-probability and the most likely alternatives at its place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenLogprob {
+    pub token: String,
+    pub logprob: f64,
+    /// `(token, logprob)`, most likely first, as the server listed them.
+    pub top: Vec<(String, f64)>,
+}
+
 /// What a successful response carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reply {
     /// The assistant's text (reasoning blocks apart from the text are dropped).
     pub text: String,
@@ -40,6 +49,9 @@ pub struct Reply {
     /// The model refused (OpenAI `refusal`); billed, but no label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<String>,
+    /// Per output token, when they were asked for (`ApiSettings::top_logprobs`) and returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Vec<TokenLogprob>>,
 }
 
 /// The provider-specific request for `messages`.
@@ -68,6 +80,8 @@ pub fn prepare(s: &ApiSettings, messages: &[ChatMessage]) -> Prepared {
                 max_completion_tokens,
                 temperature: s.temperature,
                 seed: s.seed,
+                logprobs: s.top_logprobs.map(|_| true),
+                top_logprobs: s.top_logprobs,
             };
             Prepared {
                 url: format!("{}{}", s.base_url, openai::CHAT_COMPLETIONS_PATH),
@@ -121,12 +135,27 @@ pub fn parse(provider: Provider, body: &str) -> Result<Reply, String> {
                 .into_iter()
                 .next()
                 .ok_or_else(|| "response has no choices".to_string())?;
+            let logprobs = choice.logprobs.and_then(|l| l.content).map(|tokens| {
+                tokens
+                    .into_iter()
+                    .map(|t| TokenLogprob {
+                        token: t.token,
+                        logprob: t.logprob,
+                        top: t
+                            .top_logprobs
+                            .into_iter()
+                            .map(|a| (a.token, a.logprob))
+                            .collect(),
+                    })
+                    .collect()
+            });
             Ok(Reply {
                 text: choice.message.content.unwrap_or_default(),
                 input_tokens: usage.prompt_tokens,
                 output_tokens: usage.completion_tokens,
                 truncated: choice.finish_reason.as_deref() == Some("length"),
                 refusal: choice.message.refusal,
+                logprobs,
             })
         }
         Provider::Anthropic => {
@@ -152,6 +181,7 @@ pub fn parse(provider: Provider, body: &str) -> Result<Reply, String> {
                 truncated: r.stop_reason.as_deref() == Some("max_tokens"),
                 refusal: (r.stop_reason.as_deref() == Some("refusal"))
                     .then(|| "the model refused".to_string()),
+                logprobs: None,
             })
         }
     }
@@ -221,6 +251,34 @@ mod tests {
         assert_eq!(p.url, "http://x/v1/chat/completions");
         let v: serde_json::Value = serde_json::from_str(&p.body).unwrap();
         assert_eq!(v["max_tokens"], 7);
+    }
+
+    #[test]
+    fn top_logprobs_are_requested_and_returned_for_openai_style_apis() {
+        let mut s = settings("{model: g}");
+        let p = prepare(&s, &[ChatMessage::new("user", "q")]);
+        let v: serde_json::Value = serde_json::from_str(&p.body).expect("json");
+        assert!(v.get("logprobs").is_none() && v.get("top_logprobs").is_none());
+        s.top_logprobs = Some(7);
+        let p = prepare(&s, &[ChatMessage::new("user", "q")]);
+        let v: serde_json::Value = serde_json::from_str(&p.body).expect("json");
+        assert_eq!(
+            (v["logprobs"].clone(), v["top_logprobs"].clone()),
+            (true.into(), 7.into())
+        );
+        let body = r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"4"},
+            "logprobs":{"content":[{"token":"4","logprob":-0.1,"bytes":[52],
+              "top_logprobs":[{"token":"4","logprob":-0.1,"bytes":[52]},{"token":"5","logprob":-2.5,"bytes":null}]}]},
+            "finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#;
+        let r = parse(Provider::Openai, body).expect("parses");
+        assert_eq!(
+            r.logprobs,
+            Some(vec![TokenLogprob {
+                token: "4".into(),
+                logprob: -0.1,
+                top: vec![("4".into(), -0.1), ("5".into(), -2.5)],
+            }])
+        );
     }
 
     #[test]

@@ -157,6 +157,10 @@ pub struct ApiSettings {
     pub batch_poll: Duration,
     /// Give up waiting for a batch after this long (it keeps its id in the cache to resume).
     pub batch_max_wait: Duration,
+    /// Ask an OpenAI-style API for each output token's log-probability and its `k` most
+    /// likely alternatives (`logprobs: true, top_logprobs: k`); set by callers that read
+    /// them (the G-Eval judge), not a labeller config key.
+    pub top_logprobs: Option<u32>,
 }
 
 fn seconds(key: &str, v: f64) -> Result<Duration> {
@@ -279,6 +283,7 @@ impl ApiSettings {
             batch_discount: p.batch_discount,
             batch_poll: seconds("batch_poll_s", p.batch_poll_s)?,
             batch_max_wait: seconds("batch_max_wait_s", p.batch_max_wait_s)?,
+            top_logprobs: None,
         })
     }
 }

@@ -29,6 +29,8 @@ struct Repo {
     gated: bool,
     /// Serve these bytes instead of the listed ones (a corrupt CDN).
     corrupt: bool,
+    /// LFS files are redirected to this CDN (`http://127.0.0.1:<port>`) instead of the hub's own.
+    cdn: Option<String>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -181,8 +183,9 @@ fn route(repos: &HashMap<String, Repo>, url: &str, auth: Option<&str>) -> Resp {
             let commit = header("X-Repo-Commit", &rev.commit);
             if f.lfs {
                 let sha = hex(&f.bytes);
+                let cdn = repo.cdn.clone().unwrap_or_default();
                 text(302, "")
-                    .with_header(header("Location", &format!("/cdn-lfs/{sha}")))
+                    .with_header(header("Location", &format!("{cdn}/cdn-lfs/{sha}")))
                     .with_header(header("X-Linked-Etag", &format!("\"{sha}\"")))
                     .with_header(commit)
             } else {
@@ -544,4 +547,138 @@ fn hub_failures_are_typed_errors_that_say_what_to_do() {
     let e = load_dataset_with(&cfg("org/corrupt"), &online(None)).unwrap_err();
     assert!(matches!(e, DataError::HubDownload { .. }), "{e}");
     assert!(e.to_string().contains("sha256"), "{e}");
+}
+
+/// A CDN on 127.0.0.1 whose first answer is cut: it promises the whole body, sends `cut_at`
+/// bytes and closes the connection. Later requests get `206` with the asked range when
+/// `honour_range`, else the whole body with `200` (a server that ignores `Range`).
+struct FlakyCdn {
+    url: String,
+    /// The `Range` header of each request, in order.
+    ranges: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+fn flaky_cdn(body: Vec<u8>, cut_at: usize, honour_range: bool) -> FlakyCdn {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let ranges = Arc::new(Mutex::new(Vec::new()));
+    let seen = ranges.clone();
+    std::thread::spawn(move || {
+        for (i, conn) in listener.incoming().enumerate() {
+            let Ok(mut conn) = conn else { return };
+            let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+            let mut range = None;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':') {
+                    if k.eq_ignore_ascii_case("range") {
+                        range = Some(v.trim().to_string());
+                    }
+                }
+            }
+            seen.lock().unwrap().push(range.clone());
+            let from = range
+                .as_deref()
+                .and_then(|r| r.strip_prefix("bytes="))
+                .and_then(|r| r.strip_suffix('-'))
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|_| honour_range && i > 0);
+            let len = body.len();
+            let head = match from {
+                Some(from) => format!(
+                    "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {from}-{}/{len}\r\nConnection: close\r\n\r\n",
+                    len - from,
+                    len - 1
+                ),
+                None => format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"),
+            };
+            let part = match (i, from) {
+                (0, _) => &body[..cut_at],
+                (_, Some(from)) => &body[from..],
+                (_, None) => &body[..],
+            };
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(part);
+            let _ = conn.flush();
+            let _ = conn.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    FlakyCdn { url, ranges }
+}
+
+/// org/flaky: one Parquet file on LFS behind `cdn`.
+fn flaky_repo(tmp: &Path, cdn: &str) -> HashMap<String, Repo> {
+    let rev = revision('9', vec![file("train.parquet", flaky_bytes(tmp), true)]);
+    HashMap::from([(
+        "org/flaky".to_string(),
+        Repo {
+            revisions: HashMap::from([("main".into(), rev)]),
+            cdn: Some(cdn.to_string()),
+            ..Repo::default()
+        },
+    )])
+}
+
+fn flaky_bytes(tmp: &Path) -> Vec<u8> {
+    parquet(tmp, &[("f1", &["g1"]), ("f2", &["g2"])])
+}
+
+fn assert_no_partial_files(blobs: &Path) {
+    for e in std::fs::read_dir(blobs).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.ends_with(".incomplete"), "{name} left behind");
+    }
+}
+
+#[test]
+fn a_cut_download_resumes_with_a_range_request_from_the_partial_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = flaky_bytes(tmp.path());
+    let cut = bytes.len() / 2;
+    let cdn = flaky_cdn(bytes.clone(), cut, true);
+    let hub = serve(flaky_repo(tmp.path(), &cdn.url), 0);
+    let cache = tmp.path().join("hub");
+    let ds =
+        load_dataset_with(&cfg("org/flaky"), &ctx(&cache, &hub.endpoint, false, None)).unwrap();
+    // No test split: one row is held out for testing.
+    let mut all = [inputs(&ds.train), inputs(&ds.test)].concat();
+    all.sort();
+    assert_eq!(all, ["f1", "f2"]);
+    assert_eq!(
+        *cdn.ranges.lock().unwrap(),
+        [None, Some(format!("bytes={cut}-"))],
+        "the second request asks for the missing tail only"
+    );
+    // The blob is whole (named by, and checked against, the sha256 of all of it).
+    let blob = cache.join("datasets--org--flaky/blobs").join(hex(&bytes));
+    assert_eq!(std::fs::read(&blob).unwrap(), bytes);
+    assert_no_partial_files(&cache.join("datasets--org--flaky/blobs"));
+}
+
+#[test]
+fn a_server_ignoring_range_gives_a_fresh_whole_download() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = flaky_bytes(tmp.path());
+    let cut = bytes.len() / 3;
+    let cdn = flaky_cdn(bytes.clone(), cut, false);
+    let hub = serve(flaky_repo(tmp.path(), &cdn.url), 0);
+    let cache = tmp.path().join("hub");
+    let ds =
+        load_dataset_with(&cfg("org/flaky"), &ctx(&cache, &hub.endpoint, false, None)).unwrap();
+    // No test split: one row is held out for testing.
+    let mut all = [inputs(&ds.train), inputs(&ds.test)].concat();
+    all.sort();
+    assert_eq!(all, ["f1", "f2"]);
+    // It asked for the tail, got `200` and the whole file, and kept only that (no doubled head).
+    assert_eq!(
+        *cdn.ranges.lock().unwrap(),
+        [None, Some(format!("bytes={cut}-"))]
+    );
+    let blob = cache.join("datasets--org--flaky/blobs").join(hex(&bytes));
+    assert_eq!(std::fs::read(&blob).unwrap(), bytes);
+    assert_no_partial_files(&cache.join("datasets--org--flaky/blobs"));
 }

@@ -15,6 +15,10 @@
 //! per message; an answer one token per whitespace-separated word, cut at
 //! `max_tokens`. Every request the server ran is recorded in [`Emulator::billed`],
 //! including those whose client gave up, as a real provider bills them.
+//!
+//! Log-probabilities (OpenAI's `logprobs: true, top_logprobs: k`): the answer's tokens are its
+//! words, each after the whitespace that precedes it, so they concatenate to the answer.
+//! [`Emulator::set_logprobs`] gives each token's candidates; by default a token is certain.
 
 use crate::wire::anthropic;
 use std::collections::{HashMap, VecDeque};
@@ -70,6 +74,9 @@ impl Recorded {
 /// Turns the last user message into the answer.
 pub type Responder = Arc<dyn Fn(&str) -> String + Send + Sync>;
 
+/// The candidates `(token, logprob)` at the place of an answer token (given its text).
+pub type LogprobFn = Arc<dyn Fn(&str) -> Vec<(String, f64)> + Send + Sync>;
+
 pub(super) struct Shared {
     addr: SocketAddr,
     faults: Mutex<VecDeque<Fault>>,
@@ -78,6 +85,7 @@ pub(super) struct Shared {
     billed_batch: Mutex<Vec<(u64, u64)>>,
     key: Mutex<Option<String>>,
     responder: Mutex<Responder>,
+    logprobs: Mutex<LogprobFn>,
     files: Mutex<HashMap<String, String>>,
     batches: Mutex<HashMap<String, batch::BatchState>>,
     expire_last: Mutex<usize>,
@@ -113,6 +121,7 @@ impl Emulator {
             batches: Mutex::new(HashMap::new()),
             expire_last: Mutex::new(0),
             next_id: std::sync::atomic::AtomicU64::new(1),
+            logprobs: Mutex::new(Arc::new(|t: &str| vec![(t.to_string(), 0.0)])),
             responder: Mutex::new(Arc::new(|q: &str| {
                 format!("<think>emulated reasoning</think>\nEMU {q}")
             })),
@@ -166,6 +175,13 @@ impl Emulator {
     /// Replaces the answer function.
     pub fn set_responder(&self, f: impl Fn(&str) -> String + Send + Sync + 'static) {
         *lock(&self.shared.responder) = Arc::new(f);
+    }
+
+    /// Sets the candidates at each answer token: `f(token)` lists `(token, logprob)`; the
+    /// response gives the token its own entry's logprob (0 when it is not listed) and the
+    /// `top_logprobs` most likely candidates.
+    pub fn set_logprobs(&self, f: impl Fn(&str) -> Vec<(String, f64)> + Send + Sync + 'static) {
+        *lock(&self.shared.logprobs) = Arc::new(f);
     }
 
     /// Every request received so far.

@@ -22,6 +22,12 @@ pub struct ChatCompletionRequest {
     pub temperature: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Return the log-probability of each output token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<bool>,
+    /// With `logprobs`: also the `k` (0..=20) most likely tokens at each position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_logprobs: Option<u32>,
 }
 
 /// A message of the conversation (`system`, `developer`, `user`, `assistant`).
@@ -53,9 +59,42 @@ pub struct Choice {
     #[serde(default)]
     pub index: u32,
     pub message: ResponseMessage,
+    /// Present (possibly null) when the request asked for `logprobs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<ChoiceLogprobs>,
     /// `stop`, `length`, `content_filter`, `tool_calls`.
     #[serde(default)]
     pub finish_reason: Option<String>,
+}
+
+/// `choices[].logprobs`: one entry per output token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChoiceLogprobs {
+    #[serde(default)]
+    pub content: Option<Vec<TokenLogprob>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Vec<TokenLogprob>>,
+}
+
+/// One output token, its log-probability and the most likely alternatives at its position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenLogprob {
+    pub token: String,
+    pub logprob: f64,
+    /// UTF-8 bytes of the token (null for tokens without a byte form).
+    #[serde(default)]
+    pub bytes: Option<Vec<u8>>,
+    #[serde(default)]
+    pub top_logprobs: Vec<TopLogprob>,
+}
+
+/// One alternative of `top_logprobs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopLogprob {
+    pub token: String,
+    pub logprob: f64,
+    #[serde(default)]
+    pub bytes: Option<Vec<u8>>,
 }
 
 /// The assistant's message; `content` is null when the model refused or called a tool.
@@ -115,6 +154,8 @@ mod tests {
             max_completion_tokens: Some(16),
             temperature: Some(0.0),
             seed: None,
+            logprobs: None,
+            top_logprobs: None,
         };
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(
@@ -136,5 +177,27 @@ mod tests {
         assert_eq!(r.choices[0].message.content.as_deref(), Some("Hello there"));
         assert_eq!(r.usage.unwrap().prompt_tokens, 9);
         assert_eq!(r.usage.unwrap().completion_tokens, 12);
+    }
+
+    #[test]
+    fn parses_documented_logprobs() {
+        let body = r#"{"id":"c","object":"chat.completion","created":1,"model":"m",
+          "choices":[{"index":0,"message":{"role":"assistant","content":"4"},
+            "logprobs":{"content":[{"token":"4","logprob":-0.25,"bytes":[52],
+              "top_logprobs":[{"token":"4","logprob":-0.25,"bytes":[52]},
+                              {"token":"3","logprob":-1.5,"bytes":[51]}]}],"refusal":null},
+            "finish_reason":"stop"}],
+          "usage":{"prompt_tokens":9,"completion_tokens":1,"total_tokens":10}}"#;
+        let r: ChatCompletionResponse = serde_json::from_str(body).unwrap();
+        let lp = r.choices[0]
+            .logprobs
+            .as_ref()
+            .unwrap()
+            .content
+            .as_ref()
+            .unwrap();
+        assert_eq!(lp[0].token, "4");
+        assert_eq!(lp[0].top_logprobs[1].token, "3");
+        assert_eq!(lp[0].top_logprobs[1].logprob, -1.5);
     }
 }

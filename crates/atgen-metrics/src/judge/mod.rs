@@ -9,14 +9,20 @@
 //! `summarization_quality` (G-Eval's four aspects as one overall grade),
 //! `correctness` (against the references), `g_eval` (your `criteria` and
 //! `steps`, form-filling as in G-Eval, Liu et al. 2023), and `difficulty`
-//! (of the source alone, for LD-CAL). G-Eval weights each score by its token
-//! probability; an API judge's reply carries no probabilities, so scores here
-//! are the judge's stated ones.
+//! (of the source alone, for LD-CAL).
+//!
+//! Scoring: `stated` (default) takes the score the judge wrote;
+//! `probability_weighted` is G-Eval's `sum_s p(s) * s`, from the log-probs of
+//! the score token that OpenAI-style APIs return (`logprobs: true,
+//! top_logprobs: k`; see [`weighting`]). Anthropic's API gives no log-probs,
+//! so that pairing is a config error.
 //!
 //! Values: `<name>` (mean of the parsed scores; per example, `NaN` when the
 //! reply could not be parsed, written as `null`) and `<name>_cost` (money per
 //! example, total for the corpus). [`Metric::take_details`] gives each
-//! example's `reason`, and for failures the `error` and the raw `reply`; the
+//! example's `reason` (with probability weighting also the `stated_score`, the
+//! `score_distribution` as JSON and the `score_mass` the valid scores had
+//! before renormalising), and for failures the `error` and the raw `reply`; the
 //! corpus details count parsed and failed verdicts. A reply without a
 //! readable score in range is recorded as a failure, never guessed.
 //!
@@ -26,11 +32,12 @@
 
 pub mod parse;
 pub mod prompts;
+pub mod weighting;
 
 use crate::error::{MetricsError, Result};
 use atgen_config::{LabellerConfig, LabellerKind, Price};
 use atgen_core::{Example, Metric, MetricDetails, MetricValue};
-use atgen_labellers::{ApiLabeller, ApiSettings};
+use atgen_labellers::{ApiLabeller, ApiSettings, Provider};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -78,6 +85,17 @@ impl Criterion {
     }
 }
 
+/// How a verdict's score is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scoring {
+    /// The score the judge wrote.
+    #[default]
+    Stated,
+    /// G-Eval's `sum_s p(s) * s` over the score token's top log-probs (OpenAI-style APIs).
+    ProbabilityWeighted,
+}
+
 /// An LLM judge's settings; in configs
 /// `{type: llm_judge, criterion: faithfulness, parameters: {provider: openai, model: gpt-4.1-mini}, price: {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +121,12 @@ pub struct JudgeConfig {
     /// Highest score (5 or 10 are usual).
     #[serde(default = "default_max")]
     pub max_score: u32,
+    /// `stated` or `probability_weighted` (G-Eval; OpenAI and OpenAI-compatible APIs only).
+    #[serde(default)]
+    pub scoring: Scoring,
+    /// Alternatives asked for at each reply token with `probability_weighted` (1..=20).
+    #[serde(default = "default_top_logprobs")]
+    pub top_logprobs: u32,
     /// The API client's settings, exactly as `labeller.parameters` of an
     /// `api_llm` labeller (`provider`, `model`, `base_url`, `max_tokens`,
     /// `temperature`, `max_retries`, `concurrency`, `cache_path`, `mode`, ...).
@@ -121,6 +145,9 @@ fn default_min() -> u32 {
 fn default_max() -> u32 {
     5
 }
+fn default_top_logprobs() -> u32 {
+    20
+}
 
 /// One graded example.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,6 +162,10 @@ pub struct Verdict {
     pub reply: Option<String>,
     /// Money spent on this verdict.
     pub cost: f64,
+    /// With probability weighting: the score the judge wrote.
+    pub stated: Option<f64>,
+    /// With probability weighting: `p(s)` per score and the mass before renormalising.
+    pub distribution: Option<(BTreeMap<u32, f64>, f64)>,
 }
 
 /// The judge: a prompt template and an API client.
@@ -197,8 +228,24 @@ impl Judge {
         labeller
             .validate()
             .map_err(|e| invalid("price", e.to_string()))?;
-        let settings = ApiSettings::from_config(&labeller, env, cache_dir)
+        let mut settings = ApiSettings::from_config(&labeller, env, cache_dir)
             .map_err(|e| invalid("parameters", e.to_string()))?;
+        if cfg.scoring == Scoring::ProbabilityWeighted {
+            if settings.provider == Provider::Anthropic {
+                return Err(invalid(
+                    "scoring",
+                    "probability_weighted needs token log-probs, which Anthropic's API does not \
+                     return: use provider openai or openai_compatible, or scoring: stated",
+                ));
+            }
+            if !(1..=20).contains(&cfg.top_logprobs) {
+                return Err(invalid(
+                    "top_logprobs",
+                    format!("must be 1..=20 (the API's limit), got {}", cfg.top_logprobs),
+                ));
+            }
+            settings.top_logprobs = Some(cfg.top_logprobs);
+        }
         let client = ApiLabeller::new(settings, cfg.budget, 0.0)
             .map_err(|e| invalid("parameters", e.to_string()))?;
         Ok(Judge {
@@ -259,42 +306,70 @@ impl Judge {
                 Example::new(i.to_string(), self.prompt(src, p, refs))
             })
             .collect();
-        let outcomes = self
-            .client
-            .label_batch(&examples)
-            .map_err(|e| MetricsError::Metric {
-                name: self.name(),
-                source: atgen_core::Error::backend(e),
-            })?;
+        let completions =
+            self.client
+                .complete_batch(&examples)
+                .map_err(|e| MetricsError::Metric {
+                    name: self.name(),
+                    source: atgen_core::Error::backend(e),
+                })?;
+        Ok(completions.into_iter().map(|c| self.verdict(c)).collect())
+    }
+
+    fn verdict(&self, c: atgen_labellers::Completion) -> Verdict {
         let (min, max) = self.range();
-        Ok(outcomes
-            .into_iter()
-            .map(|o| match &o.label {
-                None => Verdict {
-                    score: None,
-                    reason: None,
-                    error: Some(o.note.clone().unwrap_or_else(|| "no reply".into())),
-                    reply: None,
-                    cost: o.cost,
-                },
-                Some(reply) => match parse::parse_verdict(reply, min, max) {
-                    Ok(p) => Verdict {
-                        score: Some(p.score),
-                        reason: p.reason,
-                        error: None,
-                        reply: None,
-                        cost: o.cost,
-                    },
-                    Err(why) => Verdict {
-                        score: None,
-                        reason: None,
-                        error: Some(format!("malformed judge reply: {why}")),
-                        reply: Some(reply.clone()),
-                        cost: o.cost,
-                    },
-                },
-            })
-            .collect())
+        let o = c.outcome;
+        let failed = |error: String, reply: Option<String>| Verdict {
+            score: None,
+            reason: None,
+            error: Some(error),
+            reply,
+            cost: o.cost,
+            stated: None,
+            distribution: None,
+        };
+        let Some(reply) = &o.label else {
+            return failed(o.note.clone().unwrap_or_else(|| "no reply".into()), None);
+        };
+        let p = match parse::parse_verdict(reply, min, max) {
+            Ok(p) => p,
+            Err(why) => {
+                return failed(format!("malformed judge reply: {why}"), Some(reply.clone()))
+            }
+        };
+        if self.cfg.scoring == Scoring::Stated {
+            return Verdict {
+                score: Some(p.score),
+                reason: p.reason,
+                error: None,
+                reply: None,
+                cost: o.cost,
+                stated: None,
+                distribution: None,
+            };
+        }
+        let weighted = match (&c.logprobs, &p.span) {
+            (None, _) => Err("the server returned no log-probs for the reply".to_string()),
+            (_, None) => Err("the score's place in the reply was not found".to_string()),
+            (Some(tokens), Some(span)) => {
+                weighting::weighted_score(tokens, reply, span.start, p.score, min, max)
+            }
+        };
+        match weighted {
+            Ok(w) => Verdict {
+                score: Some(w.score),
+                reason: p.reason,
+                error: None,
+                reply: None,
+                cost: o.cost,
+                stated: Some(p.score),
+                distribution: Some((w.distribution, w.mass)),
+            },
+            Err(why) => failed(
+                format!("no probability-weighted score: {why}"),
+                Some(reply.clone()),
+            ),
+        }
     }
 }
 
@@ -375,6 +450,20 @@ impl Metric for LlmJudge {
                     if let Some(val) = val {
                         m.insert(k.to_string(), val.clone());
                     }
+                }
+                if let Some(stated) = v.stated {
+                    m.insert("stated_score".into(), stated.to_string());
+                }
+                if let Some((dist, mass)) = &v.distribution {
+                    let json: serde_json::Map<String, serde_json::Value> = dist
+                        .iter()
+                        .map(|(s, p)| (s.to_string(), serde_json::json!(p)))
+                        .collect();
+                    m.insert(
+                        "score_distribution".into(),
+                        serde_json::Value::Object(json).to_string(),
+                    );
+                    m.insert("score_mass".into(), mass.to_string());
                 }
                 m
             })

@@ -13,20 +13,20 @@ use std::sync::OnceLock;
 pub struct Parsed {
     pub score: f64,
     pub reason: Option<String>,
+    /// Byte range of the score's digits in the reply, when they could be located.
+    pub span: Option<std::ops::Range<usize>>,
 }
 
 /// Parses `reply`; `Err` says why no score could be read.
 pub fn parse_verdict(reply: &str, min: u32, max: u32) -> Result<Parsed, String> {
     let found = from_json(reply).or_else(|| from_lines(reply)).or_else(|| {
-        reply
-            .trim()
-            .trim_end_matches('.')
-            .parse::<f64>()
-            .ok()
-            .map(|score| Parsed {
-                score,
-                reason: None,
-            })
+        let bare = reply.trim().trim_end_matches('.');
+        let start = reply.len() - reply.trim_start().len();
+        bare.parse::<f64>().ok().map(|score| Parsed {
+            score,
+            reason: None,
+            span: Some(start..start + bare.len()),
+        })
     });
     match found {
         None => Err("no score found in the reply".into()),
@@ -62,10 +62,27 @@ fn from_json(reply: &str) -> Option<Parsed> {
                 )
                 .then(|| v.as_str().map(|s| s.trim().to_string()))?
             });
-            return Some(Parsed { score, reason });
+            let span =
+                json_score_span(&reply[open..=close], score).map(|r| open + r.start..open + r.end);
+            return Some(Parsed {
+                score,
+                reason,
+                span,
+            });
         }
     }
     None
+}
+
+/// Where the first `"score"`/`"rating"` value of a JSON object's text is, when it reads `score`.
+fn json_score_span(object: &str, score: f64) -> Option<std::ops::Range<usize>> {
+    static VALUE: OnceLock<regex::Regex> = OnceLock::new();
+    let re = VALUE.get_or_init(|| {
+        regex::Regex::new(r#"(?i)"(?:score|rating)"\s*:\s*"?\s*(-?\d+(?:\.\d+)?)"#)
+            .unwrap_or_else(|e| unreachable!("valid regex: {e}"))
+    });
+    let m = re.captures(object)?.get(1)?;
+    (m.as_str().parse::<f64>().ok()? == score).then(|| m.range())
 }
 
 fn from_lines(reply: &str) -> Option<Parsed> {
@@ -83,12 +100,17 @@ fn from_lines(reply: &str) -> Option<Parsed> {
         )
         .unwrap_or_else(|e| unreachable!("valid regex: {e}"))
     });
-    let score = score_re.captures(reply)?.get(1)?.as_str().parse().ok()?;
+    let digits = score_re.captures(reply)?.get(1)?;
+    let score = digits.as_str().parse().ok()?;
     let reason = reason_re
         .captures(reply)
         .and_then(|c| c.get(1))
         .map(|m| m.as_str().trim().to_string());
-    Some(Parsed { score, reason })
+    Some(Parsed {
+        score,
+        reason,
+        span: Some(digits.range()),
+    })
 }
 
 #[cfg(test)]
@@ -121,6 +143,25 @@ mod tests {
         );
         assert_eq!(ok("**Rating**: 4\n"), (4.0, None));
         assert_eq!(ok(" 3. "), (3.0, None));
+    }
+
+    #[test]
+    fn locates_the_score_digits_in_each_format() {
+        for (reply, at) in [
+            (r#"ok {"reason": "x", "score": 4}"#, 28),
+            (r#"{"Score": "3"}"#, 11),
+            ("Reason first\nScore: 2/5", 20),
+            ("  5.", 2),
+        ] {
+            let p = parse_verdict(reply, 1, 5).expect("parses");
+            let span = p.span.unwrap_or_else(|| panic!("{reply:?}: no span"));
+            assert_eq!(span.start, at, "{reply:?}");
+            assert_eq!(
+                reply[span].parse::<f64>().expect("a number"),
+                p.score,
+                "{reply:?}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,8 @@ mod bertscore;
 mod eval_file;
 mod golden;
 mod judge;
+mod judge_served;
+mod judge_weighted;
 mod porter_words;
 
 use serde_json::Value;
