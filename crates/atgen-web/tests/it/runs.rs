@@ -29,6 +29,8 @@ fn runs_list_and_new_run_form_render_with_a_preview_of_a_bundled_row() -> TestRe
 
 #[test]
 fn preview_renders_the_template_on_a_real_row_or_names_the_bad_field() -> TestResult {
+    // The hub dataset below must be looked up in the local cache only: tests never go online.
+    std::env::set_var("HF_HUB_OFFLINE", "1");
     let s = TestServer::start()?;
     let mut c = s.client();
     c.get("/runs/new");
