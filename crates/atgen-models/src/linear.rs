@@ -99,6 +99,25 @@ impl AdaptedLinear {
         self.adapter = adapter;
     }
 
+    /// The dense base weight when the layer is plain: frozen, no adapter.
+    pub(crate) fn plain_weight(&self) -> Option<Tensor> {
+        match (&self.base, &self.adapter) {
+            (BaseWeight::Dense(w), None) if !w.is_variable() => Some(w.clone()),
+            _ => None,
+        }
+    }
+
+    /// Replaces a plain base weight by an equal tensor (a view of a fused weight).
+    pub(crate) fn rebind_plain_weight(&mut self, w: Tensor) -> Result<()> {
+        if w.dims2()? != self.dims || self.plain_weight().is_none() {
+            return Err(crate::Error::Invalid(
+                "fused weight does not match the projection it replaces".into(),
+            ));
+        }
+        self.base = BaseWeight::Dense(w);
+        Ok(())
+    }
+
     /// Stores the base weight in NF4 (QLoRA).
     pub fn quantize_base(&mut self) -> Result<()> {
         if let BaseWeight::Dense(w) = &self.base {
