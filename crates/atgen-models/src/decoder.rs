@@ -3,6 +3,7 @@
 //! Sub-layers are private and built with the checkpoint's tensor names, so a
 //! weight's name here is its name in `model.safetensors` and in PEFT exports.
 
+use crate::fused::{unfuse, FusedLinear};
 use crate::linear::{AdaptedLinear, ForwardCtx};
 use crate::{kernels, ops};
 use crate::{DecoderConfig, Family, Result};
@@ -25,6 +26,10 @@ struct Attention {
     o_proj: AdaptedLinear,
     q_norm: Option<Tensor>,
     k_norm: Option<Tensor>,
+    /// q, k and v as one GEMM at inference (see [`Decoder::fuse_projections`]).
+    qkv: Option<FusedLinear>,
+    /// o_proj, stored transposed for inference.
+    o_fused: Option<FusedLinear>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +37,10 @@ struct Mlp {
     gate_proj: AdaptedLinear,
     up_proj: AdaptedLinear,
     down_proj: AdaptedLinear,
+    /// gate and up as one GEMM at inference.
+    gate_up: Option<FusedLinear>,
+    /// down_proj, stored transposed for inference.
+    down_fused: Option<FusedLinear>,
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +139,8 @@ pub struct Decoder {
     layers: Vec<DecoderLayer>,
     norm: Tensor,
     lm_head: Option<AdaptedLinear>,
+    /// An untied lm_head stored transposed for inference.
+    lm_head_fused: Option<FusedLinear>,
     inv_freq: Vec<f32>,
     device: Device,
     dtype: DType,
@@ -195,6 +206,8 @@ impl Decoder {
                 } else {
                     None
                 },
+                qkv: None,
+                o_fused: None,
             };
             let m = format!("{p}.mlp");
             let mlp = Mlp {
@@ -219,6 +232,8 @@ impl Decoder {
                     cfg.intermediate_size,
                     false,
                 )?,
+                gate_up: None,
+                down_fused: None,
             };
             layers.push(DecoderLayer {
                 self_attn,
@@ -234,15 +249,68 @@ impl Decoder {
         } else {
             Some(linear(src, "lm_head", cfg.vocab_size, h, false)?)
         };
-        Ok(Decoder {
+        let mut decoder = Decoder {
             cfg: cfg.clone(),
             embed_tokens,
             layers,
             norm: src.get("model.norm.weight", &[h])?,
             lm_head,
+            lm_head_fused: None,
             inv_freq: ops::inv_freq(cfg),
             device: device.clone(),
             dtype,
+        };
+        decoder.fuse_projections()?;
+        Ok(decoder)
+    }
+
+    /// Stores each layer's plain projections for inference (see
+    /// [`crate::fused`]): q/k/v and gate/up concatenated into one GEMM per
+    /// group, every weight transposed (stored once; parts become views).
+    /// Projections with an adapter or a trainable weight stay as they are.
+    /// [`Decoder::linears_mut`] undoes it; call this again after changing linears.
+    pub fn fuse_projections(&mut self) -> Result<()> {
+        self.unfuse_projections()?;
+        for l in &mut self.layers {
+            let at = &mut l.self_attn;
+            at.qkv = FusedLinear::fuse(&mut [&mut at.q_proj, &mut at.k_proj, &mut at.v_proj])?;
+            at.o_fused = FusedLinear::fuse(&mut [&mut at.o_proj])?;
+            let m = &mut l.mlp;
+            m.gate_up = FusedLinear::fuse(&mut [&mut m.gate_proj, &mut m.up_proj])?;
+            m.down_fused = FusedLinear::fuse(&mut [&mut m.down_proj])?;
+        }
+        if let Some(h) = self.lm_head.as_mut() {
+            self.lm_head_fused = FusedLinear::fuse(&mut [h])?;
+        }
+        Ok(())
+    }
+
+    /// Undoes [`Decoder::fuse_projections`]: contiguous `(out, in)` weights again.
+    fn unfuse_projections(&mut self) -> Result<()> {
+        for l in &mut self.layers {
+            let at = &mut l.self_attn;
+            unfuse(
+                &mut at.qkv,
+                &mut [&mut at.q_proj, &mut at.k_proj, &mut at.v_proj],
+            )?;
+            unfuse(&mut at.o_fused, &mut [&mut at.o_proj])?;
+            let m = &mut l.mlp;
+            unfuse(&mut m.gate_up, &mut [&mut m.gate_proj, &mut m.up_proj])?;
+            unfuse(&mut m.down_fused, &mut [&mut m.down_proj])?;
+        }
+        if let Some(h) = self.lm_head.as_mut() {
+            unfuse(&mut self.lm_head_fused, &mut [h])?;
+        }
+        Ok(())
+    }
+
+    /// Whether every layer's projections run fused at inference.
+    pub fn is_fused(&self) -> bool {
+        self.layers.iter().all(|l| {
+            l.self_attn.qkv.is_some()
+                && l.self_attn.o_fused.is_some()
+                && l.mlp.gate_up.is_some()
+                && l.mlp.down_fused.is_some()
         })
     }
 
@@ -277,7 +345,9 @@ impl Decoder {
     }
 
     /// Every linear layer with its checkpoint name (without `.weight`).
-    pub fn linears_mut(&mut self) -> Vec<(String, &mut AdaptedLinear)> {
+    /// Drops projection fusion first, since the caller may change any linear.
+    pub fn linears_mut(&mut self) -> Result<Vec<(String, &mut AdaptedLinear)>> {
+        self.unfuse_projections()?;
         let mut out = Vec::new();
         for (i, l) in self.layers.iter_mut().enumerate() {
             let at = &mut l.self_attn;
@@ -300,7 +370,7 @@ impl Decoder {
         if let Some(h) = self.lm_head.as_mut() {
             out.push(("lm_head".into(), h));
         }
-        out
+        Ok(out)
     }
 
     /// Every linear layer with its checkpoint name, read-only.
@@ -360,7 +430,7 @@ impl Decoder {
     /// Makes every weight trainable (full fine-tuning) and returns the variables.
     pub fn make_all_trainable(&mut self) -> Result<Vec<(String, Var)>> {
         let mut vars = Vec::new();
-        for (name, lin) in self.linears_mut() {
+        for (name, lin) in self.linears_mut()? {
             for (k, v) in lin.make_trainable()?.into_iter().enumerate() {
                 vars.push((
                     format!("{name}.{}", if k == 0 { "weight" } else { "bias" }),
@@ -447,14 +517,26 @@ impl Decoder {
                 self.cfg.rms_norm_eps,
                 train,
             )?;
-            let gate = layer.mlp.gate_proj.forward(&h, ctx)?;
-            let up = layer.mlp.up_proj.forward(&h, ctx)?;
-            let act = if tables.kernel.is_some() {
-                kernels::swiglu(&gate, &up)?
-            } else {
-                (candle_nn::ops::silu(&gate)? * up)?
+            let act = match layer.mlp.gate_up.as_ref().filter(|_| !train) {
+                Some(f) if tables.kernel.is_some() => kernels::swiglu_halves(&f.forward(&h)?)?,
+                Some(f) => {
+                    let gu = f.forward_split(&h)?;
+                    (candle_nn::ops::silu(&gu[0])? * &gu[1])?
+                }
+                None => {
+                    let gate = layer.mlp.gate_proj.forward(&h, ctx)?;
+                    let up = layer.mlp.up_proj.forward(&h, ctx)?;
+                    if tables.kernel.is_some() {
+                        kernels::swiglu(&gate, &up)?
+                    } else {
+                        (candle_nn::ops::silu(&gate)? * up)?
+                    }
+                }
             };
-            let h = layer.mlp.down_proj.forward(&act, ctx)?;
+            let h = match layer.mlp.down_fused.as_ref().filter(|_| !train) {
+                Some(f) => f.forward(&act)?,
+                None => layer.mlp.down_proj.forward(&act, ctx)?,
+            };
             x = (residual + h)?;
         }
         ops::rms_norm(&x, &self.norm, self.cfg.rms_norm_eps, train)
@@ -489,9 +571,7 @@ impl Decoder {
                         .transpose()
                 };
                 let rope = Some(kt.rope.clone());
-                let q = at.q_proj.forward(x, ctx)?;
-                let k = at.k_proj.forward(x, ctx)?;
-                let v = at.v_proj.forward(x, ctx)?;
+                let [q, k, v] = Self::project_qkv(at, x, ctx)?;
                 (
                     kernels::split_heads(&q, nh, 1, frozen(&at.q_norm)?, rope.clone())?,
                     kernels::split_heads(&k, nkv, 1, frozen(&at.k_norm)?, rope)?,
@@ -521,7 +601,24 @@ impl Decoder {
             .reshape((b, nh, t, hd))?
             .transpose(1, 2)?
             .reshape((b, t, nh * hd))?;
-        at.o_proj.forward(&y, ctx)
+        match at.o_fused.as_ref().filter(|_| !ctx.is_training()) {
+            Some(f) => f.forward(&y),
+            None => at.o_proj.forward(&y, ctx),
+        }
+    }
+
+    /// The q, k and v projections `(b, t, heads · d)`: one GEMM when fused and not training.
+    fn project_qkv(at: &Attention, x: &Tensor, ctx: &mut ForwardCtx) -> Result<[Tensor; 3]> {
+        if let Some(f) = at.qkv.as_ref().filter(|_| !ctx.is_training()) {
+            if let Ok(qkv) = <[Tensor; 3]>::try_from(f.forward_split(x)?) {
+                return Ok(qkv);
+            }
+        }
+        Ok([
+            at.q_proj.forward(x, ctx)?,
+            at.k_proj.forward(x, ctx)?,
+            at.v_proj.forward(x, ctx)?,
+        ])
     }
 
     /// Query, key and value heads `(b, heads, t, d)` through candle ops.
@@ -540,9 +637,10 @@ impl Decoder {
             self.cfg.head_dim(),
         );
         let eps = self.cfg.rms_norm_eps;
-        let q = at.q_proj.forward(x, ctx)?.reshape((b, t, nh, hd))?;
-        let k = at.k_proj.forward(x, ctx)?.reshape((b, t, nkv, hd))?;
-        let v = at.v_proj.forward(x, ctx)?.reshape((b, t, nkv, hd))?;
+        let [q, k, v] = Self::project_qkv(at, x, ctx)?;
+        let q = q.reshape((b, t, nh, hd))?;
+        let k = k.reshape((b, t, nkv, hd))?;
+        let v = v.reshape((b, t, nkv, hd))?;
         let q = match &at.q_norm {
             Some(w) => ops::rms_norm(&q, w, eps, train)?,
             None => q,
@@ -569,12 +667,14 @@ impl Decoder {
     /// # Shapes
     /// `hidden`: `(.., hidden)` → `(.., vocab)`.
     pub fn logits(&self, hidden: &Tensor, ctx: &mut ForwardCtx) -> Result<Tensor> {
-        let out = match &self.lm_head {
-            Some(h) => h.forward(hidden, ctx)?,
-            None if ctx.is_training() && !self.embed_tokens.is_variable() => {
+        let fused = self.lm_head_fused.as_ref().filter(|_| !ctx.is_training());
+        let out = match (&self.lm_head, fused) {
+            (Some(_), Some(f)) => f.forward(hidden)?,
+            (Some(h), None) => h.forward(hidden, ctx)?,
+            (None, _) if ctx.is_training() && !self.embed_tokens.is_variable() => {
                 crate::linear::frozen_matmul_t(hidden, &self.embed_tokens)?
             }
-            None => crate::linear::matmul_t(hidden, &self.embed_tokens)?,
+            (None, _) => crate::linear::matmul_t(hidden, &self.embed_tokens)?,
         };
         Ok(out.to_dtype(DType::F32)?)
     }

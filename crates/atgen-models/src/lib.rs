@@ -27,6 +27,7 @@ mod config;
 pub mod deberta;
 pub mod decoder;
 mod error;
+pub mod fused;
 pub mod generate;
 pub mod hub;
 pub mod init;

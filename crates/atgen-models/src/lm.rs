@@ -105,7 +105,7 @@ impl CausalLm {
         }
         let mut rng = SeededRng::new(seed);
         let mut found = false;
-        for (name, lin) in self.decoder.linears_mut() {
+        for (name, lin) in self.decoder.linears_mut()? {
             let module = name.rsplit('.').next().unwrap_or(&name);
             if cfg.kind == PeftKind::Qlora && name != "lm_head" {
                 lin.quantize_base()?;
@@ -155,10 +155,10 @@ impl CausalLm {
 
     /// Folds adapters into the base weights (for export or faster inference).
     pub fn merge_adapters(&mut self) -> Result<()> {
-        for (_, lin) in self.decoder.linears_mut() {
+        for (_, lin) in self.decoder.linears_mut()? {
             lin.merge_adapter()?;
         }
-        Ok(())
+        self.decoder.fuse_projections()
     }
 
     /// Token ids of a text (special tokens added as the tokenizer is configured).

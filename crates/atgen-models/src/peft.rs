@@ -143,7 +143,7 @@ pub fn load_adapter(lm: &mut CausalLm, dir: &Path) -> Result<Vec<(String, Var)>>
             .transpose()
     };
     let mut used = 0;
-    for (name, lin) in lm.decoder.linears_mut() {
+    for (name, lin) in lm.decoder.linears_mut()? {
         if cfg.kind == PeftKind::Qlora && name != "lm_head" {
             lin.quantize_base()?;
         }

@@ -63,4 +63,4 @@ pub use nll::weighted_nll;
 pub use norm::rms_norm;
 pub use rope::rope_transposed;
 pub use softmax::masked_softmax;
-pub use swiglu::swiglu;
+pub use swiglu::{swiglu, swiglu_halves};

@@ -103,3 +103,44 @@ impl CustomOp3 for SwigluBackward {
 pub fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
     gate.contiguous()?.apply_op2(&up.contiguous()?, Swiglu)
 }
+
+/// Inference-only SwiGLU over a fused gate/up projection (no backward).
+struct SwigluHalves;
+
+impl CustomOp1 for SwigluHalves {
+    fn name(&self) -> &'static str {
+        "swiglu-halves"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous(s, l, "swiglu_halves input")?;
+        let mut dims = l.shape().dims().to_vec();
+        let Some(last) = dims.last_mut().filter(|w| w.is_multiple_of(2)) else {
+            bail!("swiglu_halves: last dim must hold gate and up halves");
+        };
+        let n = *last / 2;
+        *last = n;
+        let mut y = vec![0f32; x.len() / 2];
+        let rows_per_task = (4096 / n.max(1)).max(1);
+        y.par_chunks_mut(rows_per_task * n)
+            .zip(x.par_chunks(rows_per_task * 2 * n))
+            .for_each(|(y, x)| {
+                for (y, x) in y.chunks_mut(n).zip(x.chunks(2 * n)) {
+                    let (a, u) = x.split_at(n);
+                    for ((y, &a), &u) in y.iter_mut().zip(a).zip(u) {
+                        *y = a * sigmoid(a) * u;
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(y), Shape::from(dims)))
+    }
+}
+
+/// `silu(gate) ⊙ up` where the last dim of `gu` is `[gate | up]` (a fused
+/// gate/up projection); for inference: it has no backward pass.
+///
+/// # Shapes
+/// `gu`: `(.., 2n)` → `(.., n)`.
+pub fn swiglu_halves(gu: &Tensor) -> Result<Tensor> {
+    gu.contiguous()?.apply_op1_no_bwd(&SwigluHalves)
+}

@@ -202,6 +202,18 @@ fn swiglu_gradients_match_composed() -> Result<()> {
 }
 
 #[test]
+fn swiglu_halves_matches_swiglu_of_the_halves() -> Result<()> {
+    let mut rng = SeededRng::new(5);
+    let gu = normal(&mut rng, &[2, 3, 14]);
+    let expected = swiglu(&gu.narrow(D::Minus1, 0, 7)?, &gu.narrow(D::Minus1, 7, 7)?)?;
+    let got = swiglu_halves(&gu)?;
+    assert_eq!(got.dims(), &[2, 3, 7]);
+    assert!(max_diff(&got, &expected) == 0.0);
+    assert!(swiglu_halves(&normal(&mut rng, &[2, 5])).is_err());
+    Ok(())
+}
+
+#[test]
 fn weighted_nll_gradients_match_composed() -> Result<()> {
     let mut rng = SeededRng::new(5);
     let z = normal(&mut rng, &[4, 9]);

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod formats;
+mod fusion;
 mod options;
 mod parity;
 mod support;
