@@ -232,7 +232,7 @@ impl Stack {
                 cfg.encoder_ffn_dim,
             )
         };
-        if heads == 0 || h % heads != 0 {
+        if heads == 0 || !h.is_multiple_of(heads) {
             return Err(Error::Config {
                 key: "attention_heads".into(),
                 reason: format!("{heads} heads do not divide d_model {h}"),
