@@ -39,7 +39,7 @@ pub enum MetricConfig {
     Length(LengthConfig),
     /// BERTScore with a local encoder (values `bertscore_precision`, `_recall`, `_f1`).
     Bertscore(crate::bertscore::BertScoreConfig),
-    /// BARTScore with a causal scorer model (values `bartscore_precision`, `_recall`, `_f`, `_faithfulness`).
+    /// BARTScore with a BART or causal scorer model (values `bartscore_precision`, `_recall`, `_f`, `_faithfulness`).
     Bartscore(crate::bartscore::BartScoreConfig),
     /// An LLM judge through an API (values `judge_<criterion>`, `judge_<criterion>_cost`).
     LlmJudge(crate::judge::JudgeConfig),

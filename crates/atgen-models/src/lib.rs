@@ -12,6 +12,8 @@
 //! * [`classifier`] loads BERT/RoBERTa/DeBERTa-v2/v3 sequence classifiers (NLI
 //!   cross-encoders; DeBERTa's disentangled attention is in [`deberta`]);
 //!   [`align`] loads AlignScore's alignment model (RoBERTa + three heads).
+//! * [`bart`] loads BART encoder-decoders and scores targets given sources
+//!   (BARTScore's scorer).
 //! * [`init`] creates random models for tests and offline demos.
 //!
 //! Why our own decoder rather than candle-transformers' models: training needs
@@ -21,6 +23,7 @@
 
 pub mod adapters;
 pub mod align;
+pub mod bart;
 pub mod bert;
 pub mod classifier;
 mod config;

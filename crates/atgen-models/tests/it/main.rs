@@ -2,6 +2,7 @@
 //! sentence-transformers on committed fixtures, training, formats, bad input.
 
 mod bad_input;
+mod bart;
 mod formats;
 mod fusion;
 mod options;
