@@ -2,8 +2,9 @@
 //! with their input text), test-set generations, the learning curve, the redacted config,
 //! and the adapter as a tar archive.
 
+use crate::db::pool::Selected;
 use crate::{Result, WebError};
-use atgen_engine::record::{LabelRow, RoundMetrics};
+use atgen_engine::record::{LabelRow, QueryRow, RoundMetrics};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::Write;
@@ -110,6 +111,28 @@ pub fn labeled(
                     round: n,
                 });
             }
+        }
+    }
+    Ok(out)
+}
+
+/// Every text AL selected, with its round and (once given) its label, from `query.jsonl` and
+/// `labeled.jsonl` of each round.
+pub fn selected(dir: &Path) -> Result<Vec<Selected>> {
+    let mut out = Vec::new();
+    for (n, d) in iter_dirs(dir) {
+        let labels: HashMap<String, Option<String>> =
+            read_jsonl::<LabelRow>(&d.join("labeled.jsonl"))?
+                .into_iter()
+                .map(|r| (r.id, r.label))
+                .collect();
+        for q in read_jsonl::<QueryRow>(&d.join("query.jsonl"))? {
+            let label = labels.get(&q.id).cloned();
+            out.push(Selected {
+                id: q.id,
+                round: n,
+                label,
+            });
         }
     }
     Ok(out)

@@ -10,7 +10,9 @@ use serde::Serialize;
 pub struct RunRow {
     pub id: i64,
     pub name: String,
+    /// The project's name, and its id.
     pub project: String,
+    pub project_id: i64,
     pub created_at: i64,
     pub status: String,
     pub step: String,
@@ -41,7 +43,7 @@ impl RunRow {
 #[derive(Debug, Clone)]
 pub struct NewRun {
     pub name: String,
-    /// Groups runs in the list.
+    /// The project's name (created when new).
     pub project: String,
     pub overrides: Vec<String>,
     pub advanced_yaml: String,
@@ -53,8 +55,11 @@ pub struct NewRun {
     pub secrets: Vec<(String, String)>,
 }
 
-const COLUMNS: &str = "id, name, created_at, status, step, round, n_labeled, cost, budget, dir, \
-                       overrides, advanced_yaml, labeller, guidelines, overlap, error, project";
+const COLUMNS: &str =
+    "r.id, r.name, r.created_at, r.status, r.step, r.round, r.n_labeled, r.cost, \
+                       r.budget, r.dir, r.overrides, r.advanced_yaml, r.labeller, r.guidelines, \
+                       r.overlap, r.error, p.name, r.project_id";
+const FROM: &str = "runs r JOIN projects p ON p.id = r.project_id";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
     let overrides: String = r.get(10)?;
@@ -76,6 +81,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
         overlap: r.get(14)?,
         error: r.get(15)?,
         project: r.get(16)?,
+        project_id: r.get(17)?,
     })
 }
 
@@ -84,8 +90,10 @@ impl Db {
     pub fn insert_run(&self, run: &NewRun) -> Result<i64> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
+        let project = super::projects::clean_name("project", &run.project)?;
+        let project_id = super::projects::ensure(&tx, &project)?;
         tx.execute(
-            "INSERT INTO runs(name, created_at, status, overrides, advanced_yaml, labeller, guidelines, overlap, budget, project)
+            "INSERT INTO runs(name, created_at, status, overrides, advanced_yaml, labeller, guidelines, overlap, budget, project_id)
              VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 run.name,
@@ -96,7 +104,7 @@ impl Db {
                 run.guidelines,
                 run.overlap,
                 run.budget,
-                run.project
+                project_id
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -114,7 +122,7 @@ impl Db {
     pub fn run(&self, id: i64) -> Result<RunRow> {
         self.lock()
             .query_row(
-                &format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"),
+                &format!("SELECT {COLUMNS} FROM {FROM} WHERE r.id = ?1"),
                 [id],
                 from_row,
             )
@@ -125,7 +133,7 @@ impl Db {
     /// All runs, newest first.
     pub fn runs(&self) -> Result<Vec<RunRow>> {
         let conn = self.lock();
-        let mut st = conn.prepare(&format!("SELECT {COLUMNS} FROM runs ORDER BY id DESC"))?;
+        let mut st = conn.prepare(&format!("SELECT {COLUMNS} FROM {FROM} ORDER BY r.id DESC"))?;
         let rows = st
             .query_map([], from_row)?
             .collect::<rusqlite::Result<_>>()?;

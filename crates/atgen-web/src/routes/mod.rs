@@ -12,6 +12,8 @@ use axum::Router;
 /// Route paths (axum syntax).
 pub mod paths {
     pub const RUNS: &str = "/";
+    pub const PROJECTS: &str = "/projects";
+    pub const RENAME_PROJECT: &str = "/projects/{id}/rename";
     pub const NEW_RUN: &str = "/runs/new";
     pub const CREATE_RUN: &str = "/runs";
     pub const PREVIEW: &str = "/api/preview";
@@ -40,6 +42,8 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.upload_limit;
     Router::new()
         .route(RUNS, get(runs::list))
+        .route(PROJECTS, post(runs::create_project))
+        .route(RENAME_PROJECT, post(runs::rename_project))
         .route(NEW_RUN, get(runs::new_form))
         .route(CREATE_RUN, post(runs::create))
         .route(PREVIEW, post(runs::preview))

@@ -39,10 +39,48 @@ pub async fn list(
             v
         })
         .collect();
+    let projects: Vec<serde_json::Value> = app
+        .db
+        .projects()?
+        .into_iter()
+        .map(|p| {
+            let mut v = serde_json::to_value(&p).unwrap_or_default();
+            v["href"] = format!("/?project={}", crate::pages::urlencode(&p.name)).into();
+            v
+        })
+        .collect();
     render(
         "runs.html",
-        serde_json::json!({ "csrf": s.csrf, "annotator": s.annotator, "runs": runs, "project": project }),
+        serde_json::json!({
+            "csrf": s.csrf, "annotator": s.annotator, "runs": runs, "project": project,
+            "projects": projects,
+        }),
     )
+}
+
+fn back_to_list(name: &str) -> Response {
+    Redirect::to(&format!("/?project={}", crate::pages::urlencode(name))).into_response()
+}
+
+/// Creates a project (from the runs list).
+pub async fn create_project(
+    State(app): State<AppState>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response> {
+    let name = f.get("name").map_or("", String::as_str);
+    app.db.create_project(name)?;
+    Ok(back_to_list(name.trim()))
+}
+
+/// Renames a project; its runs follow.
+pub async fn rename_project(
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response> {
+    let name = f.get("name").map_or("", String::as_str);
+    app.db.rename_project(id, name)?;
+    Ok(back_to_list(name.trim()))
 }
 
 /// One line describing each strategy: the first comment line of its `configs/al/*.yaml`.
@@ -268,8 +306,8 @@ fn curves_html(run: &RunRow) -> String {
     out
 }
 
-/// The input text of each example of a run (from the queue for people, else the dataset), and
-/// who annotated it.
+/// The input text of each example of a run (from its pool in SQLite; for runs older than that
+/// table, the queue or the dataset), and who annotated it.
 fn inputs_of(app: &AppState, run: &RunRow) -> Result<HashMap<String, export::TextInfo>> {
     let mut map = HashMap::new();
     {
@@ -277,7 +315,10 @@ fn inputs_of(app: &AppState, run: &RunRow) -> Result<HashMap<String, export::Tex
         let mut st = conn.prepare(
             "SELECT q.item_id, q.input,
                (SELECT a.annotator FROM annotations a WHERE a.run_id = q.run_id AND a.item_id = q.item_id AND a.undone = 0 ORDER BY a.id LIMIT 1)
-             FROM queue_items q WHERE q.run_id = ?1",
+             FROM pool_texts q WHERE q.run_id = ?1
+             UNION ALL
+             SELECT q.item_id, q.input, NULL FROM queue_items q
+             WHERE q.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM pool_texts p WHERE p.run_id = q.run_id)",
         )?;
         let rows = st.query_map([run.id], |r| {
             Ok((
@@ -348,7 +389,7 @@ pub async fn dashboard(
         "dashboard.html",
         serde_json::json!({
             "csrf": s.csrf, "annotator": s.annotator, "run": run,
-            "queue": app.db.queue_progress(id, run.overlap)?,
+            "queue": app.db.queue_progress(id, run.overlap)?, "pool": app.db.pool_counts(id)?,
             "curves": curves_html(&run), "iterations": iterations, "iter": iter, "q": b.q,
             "labeled": labeled, "generations": generations,
             "secret_keys": app.db.run_secret_keys(id)?,
@@ -363,6 +404,7 @@ pub async fn status(
     let run = app.db.run(id)?;
     let mut v = status_json(&run, app.runs.is_active(id));
     v["queue"] = serde_json::json!(app.db.queue_progress(id, run.overlap)?);
+    v["pool"] = serde_json::json!(app.db.pool_counts(id)?);
     v["points"] = serde_json::json!(run_dir(&run).map(|d| export::curve(&d).len()).unwrap_or(0));
     Ok(Json(v))
 }

@@ -206,6 +206,14 @@ fn a_golden_run_from_the_form_completes_and_exports() -> TestResult {
     assert_eq!(st["status"], "completed", "{st}");
     assert_eq!(st["n_labeled"], 5);
     assert_eq!(st["points"], 2);
+    // The pool is mirrored in SQLite: the 5 labeled texts and the rest unlabeled.
+    let pool = &st["pool"];
+    assert_eq!(
+        (pool["labeled"].as_i64(), pool["queued"].as_i64()),
+        (Some(5), Some(0)),
+        "{st}"
+    );
+    assert!(pool["unlabeled"].as_i64().unwrap_or(0) > 0, "{st}");
     let list = c.get("/").text();
     assert!(list.contains("golden demo") && list.contains("completed"));
     // Runs are grouped by project.
@@ -218,6 +226,27 @@ fn a_golden_run_from_the_form_completes_and_exports() -> TestResult {
         .text()
         .contains("golden demo"));
     assert!(!c.get("/?project=other").text().contains("golden demo"));
+    // Projects are a table: created and renamed from the list; runs follow a rename.
+    assert_eq!(c.post_form("/projects", &[("name", "other")]).status, 303);
+    assert!(c
+        .get("/")
+        .text()
+        .contains(">other</a> <small>0 runs</small>"));
+    assert_eq!(c.post_form("/projects", &[("name", "other")]).status, 409);
+    let pid = list
+        .split(r#"<li data-project=""#)
+        .find(|l| l.contains("quiz &amp; co</a>"))
+        .and_then(|l| l.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    let r = c.post_form(&format!("/projects/{pid}/rename"), &[("name", "quizzes")]);
+    assert_eq!(r.status, 303);
+    assert!(c.get("/?project=quizzes").text().contains("golden demo"));
+    assert_eq!(
+        c.post_form(&format!("/projects/{pid}/rename"), &[("name", " ")])
+            .status,
+        400
+    );
     let dash = c.get(&format!("/runs/{id}"));
     assert_eq!(dash.status, 200);
     let html = dash.text();
