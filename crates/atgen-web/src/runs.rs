@@ -133,7 +133,7 @@ impl RunManager {
                 handle.stop.clone(),
                 round.clone(),
             );
-            let (overlap, poll) = (run.overlap, self.poll);
+            let (overlap, rule, poll) = (run.overlap, run.overlap_rule, self.poll);
             Arc::new(move || {
                 Ok(Box::new(QueueLabeller {
                     db: db.clone(),
@@ -141,6 +141,7 @@ impl RunManager {
                     run_id: id,
                     round: round.clone(),
                     overlap,
+                    rule,
                     stop: stop.clone(),
                     poll,
                 }) as Box<dyn atgen_core::Labeller>)

@@ -2,6 +2,7 @@
 //! (`PRAGMA user_version` records the last one), and a repository module per
 //! table family.
 
+pub mod overlap;
 pub mod pool;
 pub mod projects;
 pub mod queue;
@@ -17,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_projects_and_pools.sql"),
+    include_str!("migrations/003_overlap_rules.sql"),
 ];
 
 /// A shared connection (the app's load is a few writes a second; one writer keeps it simple).

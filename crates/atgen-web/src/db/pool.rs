@@ -151,6 +151,8 @@ mod tests {
             labeller: "human".into(),
             guidelines: String::new(),
             overlap: 1,
+            overlap_rule: Default::default(),
+            owner: String::new(),
             budget: None,
             secrets: vec![],
         })?;

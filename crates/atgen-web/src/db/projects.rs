@@ -115,6 +115,8 @@ mod tests {
             labeller: "golden".into(),
             guidelines: String::new(),
             overlap: 1,
+            overlap_rule: Default::default(),
+            owner: String::new(),
             budget: None,
             secrets: vec![],
         }

@@ -1,5 +1,6 @@
 //! Runs, their secrets, and uploaded data files.
 
+use super::overlap::OverlapRule;
 use super::{now, Db};
 use crate::{Result, WebError};
 use rusqlite::{params, OptionalExtension, Row};
@@ -26,6 +27,9 @@ pub struct RunRow {
     pub labeller: String,
     pub guidelines: String,
     pub overlap: i64,
+    pub overlap_rule: OverlapRule,
+    /// The annotator who created the run (decides under [`OverlapRule::Owner`]).
+    pub owner: String,
     pub error: Option<String>,
 }
 
@@ -50,6 +54,8 @@ pub struct NewRun {
     pub labeller: String,
     pub guidelines: String,
     pub overlap: i64,
+    pub overlap_rule: OverlapRule,
+    pub owner: String,
     pub budget: Option<f64>,
     /// `(config key, value)` pairs stored apart and never shown.
     pub secrets: Vec<(String, String)>,
@@ -58,7 +64,7 @@ pub struct NewRun {
 const COLUMNS: &str =
     "r.id, r.name, r.created_at, r.status, r.step, r.round, r.n_labeled, r.cost, \
                        r.budget, r.dir, r.overrides, r.advanced_yaml, r.labeller, r.guidelines, \
-                       r.overlap, r.error, p.name, r.project_id";
+                       r.overlap, r.error, p.name, r.project_id, r.overlap_rule, r.owner";
 const FROM: &str = "runs r JOIN projects p ON p.id = r.project_id";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
@@ -82,6 +88,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
         error: r.get(15)?,
         project: r.get(16)?,
         project_id: r.get(17)?,
+        overlap_rule: OverlapRule::parse(&r.get::<_, String>(18)?).unwrap_or_default(),
+        owner: r.get(19)?,
     })
 }
 
@@ -93,8 +101,8 @@ impl Db {
         let project = super::projects::clean_name("project", &run.project)?;
         let project_id = super::projects::ensure(&tx, &project)?;
         tx.execute(
-            "INSERT INTO runs(name, created_at, status, overrides, advanced_yaml, labeller, guidelines, overlap, budget, project_id)
-             VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO runs(name, created_at, status, overrides, advanced_yaml, labeller, guidelines, overlap, budget, project_id, overlap_rule, owner)
+             VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 run.name,
                 now(),
@@ -104,7 +112,9 @@ impl Db {
                 run.guidelines,
                 run.overlap,
                 run.budget,
-                project_id
+                project_id,
+                run.overlap_rule.as_str(),
+                run.owner
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -221,6 +231,8 @@ mod tests {
             labeller: "human".into(),
             guidelines: "be brief".into(),
             overlap: 1,
+            overlap_rule: Default::default(),
+            owner: String::new(),
             budget: None,
             secrets: vec![("labeller.api_key".into(), "sk-test".into())],
         }

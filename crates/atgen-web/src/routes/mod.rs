@@ -28,6 +28,7 @@ pub mod paths {
     pub const SUBMIT: &str = "/runs/{id}/annotate/submit";
     pub const SKIP: &str = "/runs/{id}/annotate/skip";
     pub const UNDO: &str = "/runs/{id}/annotate/undo";
+    pub const PICK: &str = "/runs/{id}/annotate/pick";
     pub const DRAFT: &str = "/runs/{id}/annotate/draft";
     pub const NEXT: &str = "/runs/{id}/annotate/next.json";
     pub const LOGIN: &str = "/login";
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route(SUBMIT, post(annotate::submit))
         .route(SKIP, post(annotate::skip))
         .route(UNDO, post(annotate::undo))
+        .route(PICK, post(annotate::pick))
         .route(DRAFT, post(annotate::draft))
         .route(NEXT, get(annotate::next_json))
         .route(LOGIN, get(session::login_page).post(session::login))

@@ -242,7 +242,8 @@ pub async fn create(
 ) -> Result<Response> {
     let form = read_form(&app, &s, mp).await?;
     match check_blocking(&app, form.clone()).await? {
-        Ok(c) => {
+        Ok(mut c) => {
+            c.run.owner = s.annotator.clone();
             if let Some((p, original)) = &form.upload {
                 let size = std::fs::metadata(app.config.data_dir().join(p))
                     .map(|m| m.len() as usize)
@@ -326,12 +327,18 @@ fn inputs_of(app: &AppState, run: &RunRow) -> Result<HashMap<String, export::Tex
                 export::TextInfo {
                     input: r.get(1)?,
                     annotator: r.get(2)?,
+                    annotations: Vec::new(),
                 },
             ))
         })?;
         for r in rows {
             let (k, v) = r?;
             map.insert(k, v);
+        }
+    }
+    for a in app.db.annotations(run.id)? {
+        if let Some(t) = map.get_mut(&a.item_id) {
+            t.annotations.push((a.annotator, a.label));
         }
     }
     if map.is_empty() {
@@ -347,6 +354,7 @@ fn inputs_of(app: &AppState, run: &RunRow) -> Result<HashMap<String, export::Tex
                     export::TextInfo {
                         input: e.input,
                         annotator: None,
+                        annotations: Vec::new(),
                     },
                 )
             }));
@@ -393,6 +401,7 @@ pub async fn dashboard(
             "curves": curves_html(&run), "iterations": iterations, "iter": iter, "q": b.q,
             "labeled": labeled, "generations": generations,
             "secret_keys": app.db.run_secret_keys(id)?,
+            "agreement": crate::db::overlap::agreement(&app.db.annotations(id)?),
         }),
     )
 }

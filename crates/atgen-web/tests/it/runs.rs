@@ -286,7 +286,7 @@ fn a_golden_run_from_the_form_completes_and_exports() -> TestResult {
         assert_eq!(input, label, "{r}");
     }
     let csv = c.get(&format!("/runs/{id}/export/labeled.csv")).text();
-    assert!(csv.starts_with("id,input,label,round,annotator\n") && csv.lines().count() == 6);
+    assert!(csv.starts_with("id,input,label,round,annotator,used\n") && csv.lines().count() == 6);
     let cfg = c.get(&format!("/runs/{id}/export/config.yaml")).text();
     assert!(cfg.contains("type: golden"));
     let tar = c.get(&format!("/runs/{id}/export/adapter.tar"));
