@@ -252,9 +252,10 @@ fn a_golden_run_from_the_form_completes_and_exports() -> TestResult {
     let html = dash.text();
     assert_eq!(
         html.matches(r#"class="pt""#).count(),
-        4,
-        "two rounds, two axes"
+        2,
+        "two rounds on the labeled axis; nothing spent, so no money points"
     );
+    assert!(html.contains("nothing spent yet"));
     // The iteration browser: labeled rows of round 0 with their inputs, searchable.
     let it0 = c.get(&format!("/runs/{id}?iter=0")).text();
     assert!(it0.contains("Labeled (3)"), "{it0}");
