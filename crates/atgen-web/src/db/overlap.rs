@@ -144,7 +144,37 @@ pub struct AwaitingPick {
     pub annotations: Vec<Annotation>,
 }
 
+/// A submission whose text the engine has not collected yet.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pending {
+    pub item_id: String,
+    pub input: String,
+    pub annotator: String,
+    pub label: String,
+}
+
 impl Db {
+    /// Current submissions of round `round` still on the queue (oldest first).
+    pub fn pending_submissions(&self, run: i64, round: i64) -> Result<Vec<Pending>> {
+        let conn = self.lock();
+        let mut st = conn.prepare(
+            "SELECT a.item_id, q.input, a.annotator, a.label FROM annotations a
+             JOIN queue_items q ON q.run_id = a.run_id AND q.item_id = a.item_id
+             WHERE a.run_id = ?1 AND q.round = ?2 AND q.status = 'open' AND a.undone = 0 ORDER BY a.id",
+        )?;
+        let rows = st
+            .query_map(params![run, round], |r| {
+                Ok(Pending {
+                    item_id: r.get(0)?,
+                    input: r.get(1)?,
+                    annotator: r.get(2)?,
+                    label: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     /// Every active annotation of the run, in submission order.
     pub fn annotations(&self, run: i64) -> Result<Vec<Annotation>> {
         annotations_of(&self.lock(), run, None)

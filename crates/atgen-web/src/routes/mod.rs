@@ -20,6 +20,7 @@ pub mod paths {
     pub const DASHBOARD: &str = "/runs/{id}";
     pub const STATUS: &str = "/runs/{id}/status.json";
     pub const EVENTS: &str = "/runs/{id}/events";
+    pub const LABELED_ROWS: &str = "/runs/{id}/labeled";
     pub const CURVES: &str = "/runs/{id}/curves";
     pub const CURVE_SVG: &str = "/runs/{id}/curve.svg";
     pub const CONTROL: &str = "/runs/{id}/{action}";
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route(DASHBOARD, get(runs::dashboard))
         .route(STATUS, get(runs::status))
         .route(EVENTS, get(runs::events))
+        .route(LABELED_ROWS, get(runs::labeled_rows))
         .route(CURVES, get(runs::curves))
         .route(CURVE_SVG, get(runs::curve_svg))
         .route(CONTROL, post(runs::control))

@@ -381,28 +381,67 @@ pub async fn dashboard(
         Some(d) => {
             let its = export::iterations(&d);
             let iter = b.iter.or(its.last().copied()).unwrap_or(0);
-            let inputs = {
-                let (app, run) = (app.clone(), run.clone());
-                tokio::task::spawn_blocking(move || inputs_of(&app, &run))
-                    .await
-                    .map_err(|e| WebError::Io(std::io::Error::other(e.to_string())))??
-            };
-            let labeled = export::search(export::labeled(&d, Some(iter), &inputs)?, &b.q);
+            let labeled = labeled_of(&app, &run, &d, iter, &b.q).await?;
             let gens = export::search(export::generations(&d, iter)?, &b.q);
             (its, labeled, gens, iter)
         }
         None => (Vec::new(), Vec::new(), Vec::new(), 0),
     };
+    let pending = export::search(app.db.pending_submissions(id, iter as i64)?, &b.q);
     render(
         "dashboard.html",
         serde_json::json!({
             "csrf": s.csrf, "annotator": s.annotator, "run": run,
             "queue": app.db.queue_progress(id, run.overlap)?, "pool": app.db.pool_counts(id)?,
             "curves": curves_html(&run), "iterations": iterations, "iter": iter, "q": b.q,
-            "labeled": labeled, "generations": generations,
+            "labeled": labeled, "pending": pending, "generations": generations,
             "secret_keys": app.db.run_secret_keys(id)?,
             "agreement": crate::db::overlap::agreement(&app.db.annotations(id)?),
         }),
+    )
+}
+
+/// The labeled rows of round `iter`, searched.
+async fn labeled_of(
+    app: &AppState,
+    run: &RunRow,
+    dir: &std::path::Path,
+    iter: usize,
+    q: &str,
+) -> Result<Vec<export::LabeledRow>> {
+    let inputs = {
+        let (app, run) = (app.clone(), run.clone());
+        tokio::task::spawn_blocking(move || inputs_of(&app, &run))
+            .await
+            .map_err(|e| WebError::Io(std::io::Error::other(e.to_string())))??
+    };
+    Ok(export::search(
+        export::labeled(dir, Some(iter), &inputs)?,
+        q,
+    ))
+}
+
+/// The dashboard's labeled table for the latest round (or `iter`): refetched live.
+pub async fn labeled_rows(
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+    Query(b): Query<Browse>,
+) -> Result<Html<String>> {
+    let run = app.db.run(id)?;
+    let (labeled, iter) = match run_dir(&run) {
+        Some(d) => {
+            let iter = b
+                .iter
+                .or(export::iterations(&d).last().copied())
+                .unwrap_or(0);
+            (labeled_of(&app, &run, &d, iter, &b.q).await?, iter)
+        }
+        None => (Vec::new(), b.iter.unwrap_or(0)),
+    };
+    let pending = export::search(app.db.pending_submissions(id, iter as i64)?, &b.q);
+    render(
+        "labeled_rows.html",
+        serde_json::json!({ "labeled": labeled, "pending": pending }),
     )
 }
 

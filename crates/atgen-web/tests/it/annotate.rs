@@ -218,6 +218,12 @@ fn with_overlap_each_text_is_annotated_by_two_people() -> TestResult {
         &format!("/runs/{id}/annotate/submit"),
         &[("item", &item), ("label", "by ann")],
     );
+    // The dashboard's live table lists the submission while the round is open.
+    let rows = ann.get(&format!("/runs/{id}/labeled")).text();
+    assert!(
+        rows.contains("by ann") && rows.contains("(pending)"),
+        "{rows}"
+    );
     // One annotation of two: not done yet, and bob is offered the same text.
     assert_eq!(
         ann.get(&format!("/runs/{id}/status.json")).json()["queue"]["done"],

@@ -125,6 +125,7 @@ fn a_bad_form_is_shown_again_with_errors_beside_the_fields() -> TestResult {
             ("name", ""),
             ("bundled", "gsm8k"),
             ("budget", "lots"),
+            ("overlap_rule", "vote"),
             ("strategy", "random"),
             ("overrides", "al.no_such_key=3"),
         ],
@@ -134,6 +135,10 @@ fn a_bad_form_is_shown_again_with_errors_beside_the_fields() -> TestResult {
     let html = r.text();
     assert!(html.contains(r#"id="error-name""#), "{html}");
     assert!(html.contains(r#"id="error-budget""#) && html.contains("`lots` is not a valid number"));
+    assert!(
+        html.contains(r#"id="error-overlap_rule""#)
+            && html.contains("`vote`: choose first, majority or owner")
+    );
     // What was typed is kept.
     assert!(html.contains("al.no_such_key=3"));
     let r = c.post_multipart(
