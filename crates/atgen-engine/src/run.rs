@@ -61,6 +61,8 @@ pub type Observer = Arc<dyn Fn(&RunEvent) + Send + Sync>;
 /// Progress of a run, as it happens.
 #[derive(Debug, Clone)]
 pub enum RunEvent {
+    /// The whole pool, `(id, input)` in order (sent before `Started`, on every start or resume).
+    Pool { texts: Vec<(String, String)> },
     /// The run directory is known (first event of a run or a resume).
     Started { dir: PathBuf },
     /// A phase of a round begins (Label: the labeller is about to be called).
@@ -362,6 +364,12 @@ fn drive(cfg: &Config, parts: Parts, dir: RunDir, opts: &RunOptions) -> Result<R
     let started = Instant::now();
     let mut progress = load_progress(&dir)?;
     let base_elapsed = progress.record.elapsed_s;
+    if opts.observer.is_some() {
+        let texts = parts.pool.iter().map(|e| (e.id.clone(), e.input.clone()));
+        opts.emit(RunEvent::Pool {
+            texts: texts.collect(),
+        });
+    }
     opts.emit(RunEvent::Started {
         dir: dir.root().to_path_buf(),
     });

@@ -70,8 +70,16 @@
       controls(s.status);
       const b = document.getElementById("budget"); if (b) b.value = s.cost;
     });
-    es.addEventListener("queue", (ev) => { const q = JSON.parse(ev.data); set("queue", `${q.done} / ${q.total}`); });
-    es.addEventListener("round", refreshCurves);
+    // The labeled table of the latest round follows submissions and collected labels live.
+    const box = document.getElementById("labeled-box");
+    const refreshRows = debounce(async () => {
+      if (!box || !box.dataset.live) return;
+      const r = await fetch(`/runs/${run}/labeled?q=${encodeURIComponent(box.dataset.q || "")}`);
+      if (r.ok) box.innerHTML = await r.text();
+    }, 200);
+    es.addEventListener("queue", (ev) => { const q = JSON.parse(ev.data); set("queue", `${q.done} / ${q.total}`); refreshRows(); });
+    es.addEventListener("status", refreshRows);
+    es.addEventListener("round", () => { refreshCurves(); refreshRows(); });
   }
 
   if (page === "annotate") {

@@ -2,8 +2,9 @@
 //! with their input text), test-set generations, the learning curve, the redacted config,
 //! and the adapter as a tar archive.
 
+use crate::db::pool::Selected;
 use crate::{Result, WebError};
-use atgen_engine::record::{LabelRow, RoundMetrics};
+use atgen_engine::record::{LabelRow, QueryRow, RoundMetrics};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::Write;
@@ -18,6 +19,9 @@ pub struct LabeledRow {
     pub round: usize,
     /// Who wrote the label (people's labels only).
     pub annotator: Option<String>,
+    /// With people: whether this annotator's text is the label the model trained on (with
+    /// overlap, every annotator's row is exported).
+    pub used: Option<bool>,
 }
 
 /// What the run directory does not hold about a text: its input and, for people's labels,
@@ -26,6 +30,8 @@ pub struct LabeledRow {
 pub struct TextInfo {
     pub input: String,
     pub annotator: Option<String>,
+    /// Every current `(annotator, label)` of the text, in submission order.
+    pub annotations: Vec<(String, String)>,
 }
 
 /// A test-set generation as shown.
@@ -100,16 +106,51 @@ pub fn labeled(
             continue;
         }
         for row in read_jsonl::<LabelRow>(&d.join("labeled.jsonl"))? {
-            if let Some(label) = row.label {
-                let t = info.get(&row.id).cloned().unwrap_or_default();
+            let Some(label) = row.label else { continue };
+            let t = info.get(&row.id).cloned().unwrap_or_default();
+            if t.annotations.is_empty() {
                 out.push(LabeledRow {
                     input: t.input,
                     annotator: t.annotator,
                     id: row.id,
                     label,
                     round: n,
+                    used: None,
+                });
+                continue;
+            }
+            for (annotator, own) in t.annotations {
+                out.push(LabeledRow {
+                    input: t.input.clone(),
+                    id: row.id.clone(),
+                    used: Some(own == label),
+                    label: own,
+                    annotator: Some(annotator),
+                    round: n,
                 });
             }
+        }
+    }
+    Ok(out)
+}
+
+/// Every text AL selected, with its round and (once given) its label, from `query.jsonl` and
+/// `labeled.jsonl` of each round.
+pub fn selected(dir: &Path) -> Result<Vec<Selected>> {
+    let mut out = Vec::new();
+    for (n, d) in iter_dirs(dir) {
+        let labels: HashMap<String, Option<String>> =
+            read_jsonl::<LabelRow>(&d.join("labeled.jsonl"))?
+                .into_iter()
+                .map(|r| (r.id, r.label))
+                .collect();
+        for q in read_jsonl::<QueryRow>(&d.join("query.jsonl"))? {
+            let label = labels.get(&q.id).cloned();
+            out.push(Selected {
+                id: q.id,
+                round: n,
+                label,
+            });
         }
     }
     Ok(out)
@@ -157,7 +198,7 @@ pub fn to_jsonl(rows: &[LabeledRow]) -> String {
         .collect()
 }
 
-/// CSV with a header (`id,input,label,round,annotator`), quoted as needed.
+/// CSV with a header (`id,input,label,round,annotator,used`), quoted as needed.
 pub fn to_csv(rows: &[LabeledRow]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
@@ -234,11 +275,12 @@ mod tests {
             label: "\"q\"".into(),
             round: 0,
             annotator: Some("ann".into()),
+            used: Some(true),
         }];
         let s = String::from_utf8(to_csv(&rows)?).unwrap_or_default();
         assert_eq!(
             s,
-            "id,input,label,round,annotator\na,\"x, y\nz\",\"\"\"q\"\"\",0,ann\n"
+            "id,input,label,round,annotator,used\na,\"x, y\nz\",\"\"\"q\"\"\",0,ann,true\n"
         );
         Ok(())
     }

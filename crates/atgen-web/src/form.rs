@@ -5,6 +5,7 @@
 //! numbers, guidelines) goes into a YAML mapping merged over the composed config, so no user
 //! text is ever parsed as override syntax. The API key is kept apart as a secret.
 
+use crate::db::overlap::OverlapRule;
 use crate::db::runs::NewRun;
 use crate::runs::compose_config;
 use atgen_config::{ConfigError, ConfigSources, Mapping, Value};
@@ -383,6 +384,14 @@ pub fn check(form: &RunForm, data_dir: &Path) -> Result<Checked, FieldErrors> {
             "between 1 and 10 annotators per text".into(),
         );
     }
+    let overlap_rule = form.opt("overlap_rule").unwrap_or("first");
+    let overlap_rule = OverlapRule::parse(overlap_rule).unwrap_or_else(|| {
+        errors.insert(
+            "overlap_rule".into(),
+            format!("`{overlap_rule}`: choose first, majority or owner"),
+        );
+        OverlapRule::First
+    });
     let guidelines = form.fields.get("guidelines").cloned().unwrap_or_default();
     if guidelines.len() > 20_000 {
         errors.insert("guidelines".into(), "at most 20,000 characters".into());
@@ -483,6 +492,8 @@ pub fn check(form: &RunForm, data_dir: &Path) -> Result<Checked, FieldErrors> {
             labeller: labeller.into(),
             guidelines,
             overlap,
+            overlap_rule,
+            owner: String::new(),
             budget,
             secrets,
         },

@@ -18,6 +18,7 @@ pub struct QueueLabeller {
     /// The round being labelled (kept current by the run's observer).
     pub round: Arc<AtomicUsize>,
     pub overlap: i64,
+    pub rule: crate::db::overlap::OverlapRule,
     pub stop: Arc<AtomicBool>,
     pub poll: Duration,
 }
@@ -72,7 +73,7 @@ impl Labeller for QueueLabeller {
             let stopping = self.stop.load(Ordering::SeqCst);
             let got = self
                 .db
-                .collect(self.run_id, &ids, self.overlap, stopping)
+                .collect(self.run_id, &ids, self.overlap, self.rule, stopping)
                 .map_err(atgen_core::Error::backend)?;
             if let Some(labels) = got {
                 break labels;

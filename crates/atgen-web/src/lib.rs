@@ -3,8 +3,9 @@
 //! One process, one SQLite file, no external service: people configure and launch active
 //! learning from a form, annotate what AL selects in the browser, and watch runs live.
 //!
-//! * [`db`]: SQLite with numbered migrations run at start (runs, secrets, uploads, sessions,
-//!   the annotation queue, annotations, drafts).
+//! * [`db`]: SQLite with numbered migrations run at start (projects, runs, secrets, uploads,
+//!   sessions, each run's pool and the state of its texts, the annotation queue, annotations,
+//!   drafts, the overlap rule and the owner's picks).
 //! * [`runs`]: the run manager; engine runs on worker threads, stop / pause / resume, and
 //!   resumption of unfinished runs when the server starts.
 //! * [`human`]: the engine's human labeller, backed by the queue (it blocks until a round's

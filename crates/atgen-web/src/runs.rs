@@ -133,7 +133,7 @@ impl RunManager {
                 handle.stop.clone(),
                 round.clone(),
             );
-            let (overlap, poll) = (run.overlap, self.poll);
+            let (overlap, rule, poll) = (run.overlap, run.overlap_rule, self.poll);
             Arc::new(move || {
                 Ok(Box::new(QueueLabeller {
                     db: db.clone(),
@@ -141,6 +141,7 @@ impl RunManager {
                     run_id: id,
                     round: round.clone(),
                     overlap,
+                    rule,
                     stop: stop.clone(),
                     poll,
                 }) as Box<dyn atgen_core::Labeller>)
@@ -199,9 +200,19 @@ impl RunManager {
     fn observe(&self, id: i64, human: bool, round: &AtomicUsize, ev: &RunEvent) {
         let db = &self.db;
         let _ = match ev {
-            RunEvent::Started { dir } => db.set_dir(id, &dir.display().to_string()),
+            RunEvent::Pool { texts } => {
+                // Nothing visible changed yet: no status event.
+                let _ = db.set_pool(id, texts);
+                return;
+            }
+            RunEvent::Started { dir } => db
+                .set_dir(id, &dir.display().to_string())
+                .and_then(|()| self.sync_pool(id)),
             RunEvent::Step { round: r, phase } => {
                 round.store(*r, Ordering::SeqCst);
+                if *phase == Phase::Label {
+                    let _ = self.sync_pool(id);
+                }
                 // People's queue: the labeller itself says "waiting" once the texts are queued.
                 let step = match phase {
                     Phase::Query => "selecting texts to annotate",
@@ -213,7 +224,9 @@ impl RunManager {
                 let _ = db.set_status(id, "running", None);
                 db.set_step(id, *r, &format!("round {r}: {step}"))
             }
-            RunEvent::Labeled { n_labeled, cost } => db.set_totals(id, *n_labeled, *cost),
+            RunEvent::Labeled { n_labeled, cost } => db
+                .set_totals(id, *n_labeled, *cost)
+                .and_then(|()| self.sync_pool(id)),
             RunEvent::Round(m) => {
                 self.events
                     .send(id, "round", serde_json::to_value(m).unwrap_or_default());
@@ -229,11 +242,22 @@ impl RunManager {
                     round.load(Ordering::SeqCst),
                     reason.as_deref().unwrap_or(""),
                 );
+                let _ = self.sync_pool(id);
                 let err = (status == "failed").then_some(reason.as_deref()).flatten();
                 db.set_status(id, status, err)
             }
         };
         self.publish(id);
+    }
+
+    /// Rewrites the SQLite copy of run `id`'s pool states from its run directory.
+    pub fn sync_pool(&self, id: i64) -> Result<()> {
+        let run = self.db.run(id)?;
+        let Some(dir) = run.dir.as_deref() else {
+            return Ok(());
+        };
+        let selected = crate::export::selected(Path::new(dir))?;
+        self.db.sync_pool(id, &selected, &run.labeller)
     }
 
     /// Asks run `id` to stop after its current step (a human queue returns what is annotated).

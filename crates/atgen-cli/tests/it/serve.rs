@@ -129,6 +129,9 @@ fn a_human_run_survives_a_server_restart_and_asks_nothing_twice() {
         s["status"] == "waiting" && s["active"] == true
     });
     assert_eq!(st["queue"]["done"], 2, "{st}");
+    // The SQLite copy of the pool was resynced from the run directory: round 0's 3 texts queued.
+    assert_eq!(st["pool"]["queued"], 3, "{st}");
+    assert_eq!(st["pool"]["labeled"], 0, "{st}");
     let mut asked = Vec::new();
     loop {
         let st = c2.get(&format!("/runs/{id}/status.json")).json();
@@ -153,6 +156,9 @@ fn a_human_run_survives_a_server_restart_and_asks_nothing_twice() {
     }
     // 3 texts in round 0 (2 before the restart), 2 in round 1.
     assert_eq!(asked.len(), 3);
+    let st = c2.get(&format!("/runs/{id}/status.json")).json();
+    assert_eq!(st["pool"]["labeled"], 5, "{st}");
+    assert_eq!(st["pool"]["queued"], 0, "{st}");
     let jsonl = c2.get(&format!("/runs/{id}/export/labeled.jsonl")).text();
     assert_eq!(jsonl.lines().count(), 5);
     for item in &done {

@@ -2,6 +2,9 @@
 //! (`PRAGMA user_version` records the last one), and a repository module per
 //! table family.
 
+pub mod overlap;
+pub mod pool;
+pub mod projects;
 pub mod queue;
 pub mod runs;
 pub mod sessions;
@@ -12,7 +15,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The migrations, in order; never edit one that shipped, add the next.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_projects_and_pools.sql"),
+    include_str!("migrations/003_overlap_rules.sql"),
+];
 
 /// A shared connection (the app's load is a few writes a second; one writer keeps it simple).
 #[derive(Clone)]

@@ -6,9 +6,10 @@
 //! annotates the same item twice; once the engine has collected an item it is final, so its
 //! annotations can no longer be undone or edited.
 
+use super::overlap::{annotations_of, choose, OverlapRule};
 use super::Db;
 use crate::{Result, WebError};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 /// One text to annotate.
@@ -55,14 +56,6 @@ fn item_of(tx: &rusqlite::Connection, run: i64, item: &str) -> Result<Option<Que
             },
         )
         .optional()?)
-}
-
-fn active_count(tx: &Transaction<'_>, run: i64, item: &str) -> Result<i64> {
-    Ok(tx.query_row(
-        "SELECT count(*) FROM annotations WHERE run_id = ?1 AND item_id = ?2 AND undone = 0",
-        params![run, item],
-        |r| r.get(0),
-    )?)
 }
 
 impl Db {
@@ -327,41 +320,38 @@ impl Db {
         Ok(Some(QueueProgress { round, done, total }))
     }
 
-    /// When every one of `items` has `overlap` annotations (or, with `partial`, at least one),
-    /// marks them collected and returns `(id, label)` (the earliest submission's label) for
-    /// those with one; otherwise `None` and nothing changes.
+    /// When every one of `items` has `overlap` annotations and a label under `rule` (or, with
+    /// `partial`, for those that have one), marks them collected and returns `(id, label)`;
+    /// otherwise `None` and nothing changes.
     pub fn collect(
         &self,
         run: i64,
         items: &[String],
         overlap: i64,
+        rule: OverlapRule,
         partial: bool,
     ) -> Result<Option<Vec<(String, String)>>> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let mut out = Vec::new();
         for id in items {
-            let n = active_count(&tx, run, id)?;
-            let already: Option<String> = tx
+            let anns = annotations_of(&tx, run, Some(id))?;
+            let row: Option<(String, Option<i64>)> = tx
                 .query_row(
-                    "SELECT status FROM queue_items WHERE run_id = ?1 AND item_id = ?2",
+                    "SELECT status, chosen FROM queue_items WHERE run_id = ?1 AND item_id = ?2",
                     params![run, id],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            let collected = already.as_deref() == Some("collected");
-            if n < overlap && !collected && !partial {
+            let collected = row.as_ref().is_some_and(|(s, _)| s == "collected");
+            let pick = choose(rule, &anns, row.and_then(|(_, c)| c));
+            let ready = anns.len() as i64 >= overlap && pick.is_some();
+            if !ready && !collected && !partial {
                 return Ok(None);
             }
-            if n == 0 {
-                continue;
+            if let Some(a) = pick {
+                out.push((id.clone(), a.label.clone()));
             }
-            let label: String = tx.query_row(
-                "SELECT label FROM annotations WHERE run_id = ?1 AND item_id = ?2 AND undone = 0 ORDER BY id LIMIT 1",
-                params![run, id],
-                |r| r.get(0),
-            )?;
-            out.push((id.clone(), label));
         }
         for (id, _) in &out {
             tx.execute(
@@ -393,6 +383,8 @@ mod tests {
             labeller: "human".into(),
             guidelines: String::new(),
             overlap: 1,
+            overlap_rule: Default::default(),
+            owner: String::new(),
             budget: None,
             secrets: vec![],
         })?;
@@ -466,9 +458,11 @@ mod tests {
                 total: 3
             })
         );
-        assert!(db.collect(run, &ids(&["x0", "x1"]), 1, false)?.is_none());
+        assert!(db
+            .collect(run, &ids(&["x0", "x1"]), 1, OverlapRule::First, false)?
+            .is_none());
         db.submit(run, "x1", "ann", "again", 104)?;
-        let got = db.collect(run, &ids(&["x0", "x1"]), 1, false)?;
+        let got = db.collect(run, &ids(&["x0", "x1"]), 1, OverlapRule::First, false)?;
         assert_eq!(
             got,
             Some(vec![
@@ -511,6 +505,44 @@ mod tests {
         // Re-enqueueing (a resumed run) keeps what was annotated.
         db.enqueue(run, 0, &[("x1".into(), "text 1".into(), None)])?;
         assert_eq!(db.my_label(run, "x1", "ann")?.as_deref(), Some("full"));
+        Ok(())
+    }
+
+    #[test]
+    fn with_overlap_each_rule_decides_the_label_handed_to_the_engine() -> Result<()> {
+        for (rule, want) in [
+            (OverlapRule::First, Some("Lyon")),
+            (OverlapRule::Majority, Some("paris")),
+            (OverlapRule::Owner, None),
+        ] {
+            let (db, run) = setup()?;
+            db.submit(run, "x0", "ann", "Lyon", 100)?;
+            db.submit(run, "x0", "bob", "paris", 101)?;
+            db.submit(run, "x0", "cat", " Paris ", 102)?;
+            let got = db.collect(run, &ids(&["x0"]), 3, rule, false)?;
+            assert_eq!(got.map(|v| v[0].1.clone()).as_deref(), want, "{rule:?}");
+        }
+        // Owner decides: the text waits for the pick, then the picked annotation is the label.
+        let (db, run) = setup()?;
+        db.submit(run, "x0", "ann", "Lyon", 100)?;
+        db.submit(run, "x0", "bob", "Paris", 101)?;
+        let waiting = db.awaiting_pick(run, 2)?;
+        assert_eq!(waiting.len(), 1);
+        let bob = waiting[0].annotations[1].id;
+        assert!(matches!(
+            db.pick(run, "x1", bob),
+            Err(WebError::Invalid { .. })
+        ));
+        db.pick(run, "x0", bob)?;
+        assert!(db.awaiting_pick(run, 2)?.is_empty());
+        let got = db.collect(run, &ids(&["x0"]), 2, OverlapRule::Owner, false)?;
+        assert_eq!(got, Some(vec![("x0".into(), "Paris".into())]));
+        assert!(matches!(
+            db.pick(run, "x0", bob),
+            Err(WebError::Conflict(_))
+        ));
+        // Every annotation is kept.
+        assert_eq!(db.annotations(run)?.len(), 2);
         Ok(())
     }
 }

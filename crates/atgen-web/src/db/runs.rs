@@ -1,5 +1,6 @@
 //! Runs, their secrets, and uploaded data files.
 
+use super::overlap::OverlapRule;
 use super::{now, Db};
 use crate::{Result, WebError};
 use rusqlite::{params, OptionalExtension, Row};
@@ -10,7 +11,9 @@ use serde::Serialize;
 pub struct RunRow {
     pub id: i64,
     pub name: String,
+    /// The project's name, and its id.
     pub project: String,
+    pub project_id: i64,
     pub created_at: i64,
     pub status: String,
     pub step: String,
@@ -24,6 +27,9 @@ pub struct RunRow {
     pub labeller: String,
     pub guidelines: String,
     pub overlap: i64,
+    pub overlap_rule: OverlapRule,
+    /// The annotator who created the run (decides under [`OverlapRule::Owner`]).
+    pub owner: String,
     pub error: Option<String>,
 }
 
@@ -41,20 +47,25 @@ impl RunRow {
 #[derive(Debug, Clone)]
 pub struct NewRun {
     pub name: String,
-    /// Groups runs in the list.
+    /// The project's name (created when new).
     pub project: String,
     pub overrides: Vec<String>,
     pub advanced_yaml: String,
     pub labeller: String,
     pub guidelines: String,
     pub overlap: i64,
+    pub overlap_rule: OverlapRule,
+    pub owner: String,
     pub budget: Option<f64>,
     /// `(config key, value)` pairs stored apart and never shown.
     pub secrets: Vec<(String, String)>,
 }
 
-const COLUMNS: &str = "id, name, created_at, status, step, round, n_labeled, cost, budget, dir, \
-                       overrides, advanced_yaml, labeller, guidelines, overlap, error, project";
+const COLUMNS: &str =
+    "r.id, r.name, r.created_at, r.status, r.step, r.round, r.n_labeled, r.cost, \
+                       r.budget, r.dir, r.overrides, r.advanced_yaml, r.labeller, r.guidelines, \
+                       r.overlap, r.error, p.name, r.project_id, r.overlap_rule, r.owner";
+const FROM: &str = "runs r JOIN projects p ON p.id = r.project_id";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
     let overrides: String = r.get(10)?;
@@ -76,6 +87,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
         overlap: r.get(14)?,
         error: r.get(15)?,
         project: r.get(16)?,
+        project_id: r.get(17)?,
+        overlap_rule: OverlapRule::parse(&r.get::<_, String>(18)?).unwrap_or_default(),
+        owner: r.get(19)?,
     })
 }
 
@@ -84,9 +98,11 @@ impl Db {
     pub fn insert_run(&self, run: &NewRun) -> Result<i64> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
+        let project = super::projects::clean_name("project", &run.project)?;
+        let project_id = super::projects::ensure(&tx, &project)?;
         tx.execute(
-            "INSERT INTO runs(name, created_at, status, overrides, advanced_yaml, labeller, guidelines, overlap, budget, project)
-             VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO runs(name, created_at, status, overrides, advanced_yaml, labeller, guidelines, overlap, budget, project_id, overlap_rule, owner)
+             VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 run.name,
                 now(),
@@ -96,7 +112,9 @@ impl Db {
                 run.guidelines,
                 run.overlap,
                 run.budget,
-                run.project
+                project_id,
+                run.overlap_rule.as_str(),
+                run.owner
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -114,7 +132,7 @@ impl Db {
     pub fn run(&self, id: i64) -> Result<RunRow> {
         self.lock()
             .query_row(
-                &format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"),
+                &format!("SELECT {COLUMNS} FROM {FROM} WHERE r.id = ?1"),
                 [id],
                 from_row,
             )
@@ -125,7 +143,7 @@ impl Db {
     /// All runs, newest first.
     pub fn runs(&self) -> Result<Vec<RunRow>> {
         let conn = self.lock();
-        let mut st = conn.prepare(&format!("SELECT {COLUMNS} FROM runs ORDER BY id DESC"))?;
+        let mut st = conn.prepare(&format!("SELECT {COLUMNS} FROM {FROM} ORDER BY r.id DESC"))?;
         let rows = st
             .query_map([], from_row)?
             .collect::<rusqlite::Result<_>>()?;
@@ -213,6 +231,8 @@ mod tests {
             labeller: "human".into(),
             guidelines: "be brief".into(),
             overlap: 1,
+            overlap_rule: Default::default(),
+            owner: String::new(),
             budget: None,
             secrets: vec![("labeller.api_key".into(), "sk-test".into())],
         }

@@ -61,19 +61,8 @@ pub fn svg(curve: &[RoundMetrics], metric: &str, axis: Axis) -> String {
         })
         .collect();
     let (w, h, left, bottom, top, right) = (360.0, 220.0, 48.0, 36.0, 24.0, 12.0);
-    let xmax = pts.iter().map(|p| p.0).fold(0.0f64, f64::max).max(1e-9);
-    let (ymin, ymax) = pts
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-            (a.min(p.1), b.max(p.1))
-        });
-    let (ymin, ymax) = if pts.is_empty() {
-        (0.0, 1.0)
-    } else if (ymax - ymin).abs() < 1e-12 {
-        (ymin - 0.5, ymax + 0.5)
-    } else {
-        (ymin, ymax)
-    };
+    let (xmax, _) = nice_ceil(pts.iter().map(|p| p.0).fold(0.0f64, f64::max));
+    let (ymin, ymax) = y_range(pts.iter().map(|p| p.1));
     let sx = |x: f64| left + x / xmax * (w - left - right);
     let sy = |y: f64| h - bottom - (y - ymin) / (ymax - ymin) * (h - bottom - top);
     let mut s = String::new();
@@ -94,6 +83,16 @@ pub fn svg(curve: &[RoundMetrics], metric: &str, axis: Axis) -> String {
         r#"<text x="{left}" y="16" class="title">{}</text>"#,
         esc(metric)
     );
+    // Money not spent yet: a message, not an axis squeezed onto zero.
+    if axis == Axis::Cost && !pts.is_empty() && pts.iter().all(|p| p.0 == 0.0) {
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{}" class="tick empty" text-anchor="middle">nothing spent yet</text></svg>"#,
+            w / 2.0,
+            h / 2.0
+        );
+        return s;
+    }
     let _ = write!(
         s,
         r#"<line x1="{left}" y1="{b}" x2="{r}" y2="{b}" class="axis"/><line x1="{left}" y1="{top}" x2="{left}" y2="{b}" class="axis"/>"#,
@@ -107,25 +106,27 @@ pub fn svg(curve: &[RoundMetrics], metric: &str, axis: Axis) -> String {
         h - 4.0,
         axis.label()
     );
-    let _ = write!(
-        s,
-        r#"<text x="{}" y="{}" class="tick" text-anchor="end">{ymax:.3}</text>"#,
-        left - 4.0,
-        top + 4.0
-    );
-    let _ = write!(
-        s,
-        r#"<text x="{}" y="{}" class="tick" text-anchor="end">{ymin:.3}</text>"#,
-        left - 4.0,
-        h - bottom
-    );
-    let _ = write!(
-        s,
-        r#"<text x="{}" y="{}" class="tick" text-anchor="end">{}</text>"#,
-        w - right,
-        h - bottom + 14.0,
-        fmt_x(xmax, axis)
-    );
+    for y in ticks(ymin, ymax) {
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{:.1}" class="tick y" text-anchor="end">{}</text>"#,
+            left - 4.0,
+            sy(y) + 3.0,
+            fmt_tick(y, ymax - ymin)
+        );
+    }
+    for x in ticks(0.0, xmax) {
+        let text = match axis {
+            Axis::Labeled => fmt_tick(x, xmax.max(4.0)),
+            Axis::Cost => format!("${}", fmt_tick(x, xmax)),
+        };
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{}" class="tick x" text-anchor="middle">{text}</text>"#,
+            sx(x),
+            h - bottom + 14.0,
+        );
+    }
     if pts.len() > 1 {
         let line: Vec<String> = pts
             .iter()
@@ -152,6 +153,58 @@ pub fn svg(curve: &[RoundMetrics], metric: &str, axis: Axis) -> String {
     }
     s.push_str("</svg>");
     s
+}
+
+/// The smallest "nice" number (1, 2 or 5 times a power of ten) at or above `v`, and its step
+/// for four or five ticks; `(1, 0.25)` for nothing above zero.
+fn nice_ceil(v: f64) -> (f64, f64) {
+    if v <= 0.0 || !v.is_finite() {
+        return (1.0, 0.25);
+    }
+    let p = 10f64.powf(v.log10().floor());
+    for m in [1.0, 2.0, 5.0, 10.0] {
+        if m * p >= v * (1.0 - 1e-9) {
+            let step = if m == 2.0 { 0.5 * p } else { m * p / 5.0 };
+            return (m * p, step);
+        }
+    }
+    (10.0 * p, 2.0 * p)
+}
+
+/// The y range: 0..1 for values within [0, 1] (scores, rates), 0..nice maximum for other
+/// non-negative values, nice bounds around negative ones; never an empty or inverted range.
+fn y_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    if !lo.is_finite() || (lo >= 0.0 && hi <= 1.0) {
+        return (0.0, 1.0);
+    }
+    if lo >= 0.0 {
+        return (0.0, nice_ceil(hi).0);
+    }
+    let down = -nice_ceil(-lo).0;
+    let up = if hi <= 0.0 { 0.0 } else { nice_ceil(hi).0 };
+    (down, up)
+}
+
+/// Evenly spaced tick values from `lo` to `hi`, both included (zero among them when in range).
+fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let (_, step) = nice_ceil(hi - lo);
+    let n = ((hi - lo) / step).round() as usize;
+    (0..=n.min(20)).map(|i| lo + i as f64 * step).collect()
+}
+
+/// A tick label with as many decimals as the axis span needs.
+fn fmt_tick(v: f64, span: f64) -> String {
+    let v = if v.abs() < 1e-12 { 0.0 } else { v };
+    if span >= 4.0 {
+        format!("{v:.0}")
+    } else if span >= 0.4 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
 }
 
 fn fmt_x(x: f64, axis: Axis) -> String {
@@ -184,5 +237,56 @@ mod tests {
         assert!(s.contains("$0.5000"));
         assert!(svg(&c, "<b>", Axis::Labeled).contains("&lt;b&gt;"));
         assert!(svg(&[], "x", Axis::Labeled).contains("no evaluated round yet"));
+    }
+
+    fn tick_texts(svg: &str, class: &str) -> Vec<String> {
+        svg.split(&format!(r#"class="tick {class}""#))
+            .skip(1)
+            .filter_map(|p| Some(p.split('>').nth(1)?.split('<').next()?.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_score_uses_zero_to_one_with_ticks_on_both_axes_from_zero() {
+        // All zero: 0..1, never a range below zero.
+        let s = svg(
+            &[rm(0, 3, 0.0, 0.0), rm(1, 5, 0.0, 0.0)],
+            "exact_match",
+            Axis::Labeled,
+        );
+        assert_eq!(
+            tick_texts(&s, "y"),
+            ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
+        );
+        assert_eq!(tick_texts(&s, "x"), ["0", "1", "2", "3", "4", "5"]);
+        assert!(!s.contains(">-"), "{s}");
+        // A metric past 1 (sacreBLEU's 0..100): 0 up to a nice maximum.
+        let s = svg(
+            &[rm(0, 30, 0.0, 12.0), rm(1, 70, 0.0, 37.5)],
+            "exact_match",
+            Axis::Labeled,
+        );
+        assert_eq!(tick_texts(&s, "y"), ["0", "10", "20", "30", "40", "50"]);
+        assert_eq!(tick_texts(&s, "x"), ["0", "20", "40", "60", "80", "100"]);
+        // Negative scores (log-likelihoods) get bounds around them that include 0.
+        assert_eq!(y_range([-3.2, -0.4].into_iter()), (-5.0, 0.0));
+    }
+
+    #[test]
+    fn the_money_chart_says_nothing_spent_instead_of_a_degenerate_axis() {
+        let c = vec![rm(0, 4, 0.0, 0.1), rm(1, 8, 0.0, 0.3)];
+        let s = svg(&c, "exact_match", Axis::Cost);
+        assert!(s.contains("nothing spent yet"));
+        assert!(!s.contains("<circle"));
+        let s = svg(
+            &[rm(0, 4, 0.0, 0.1), rm(1, 8, 0.03, 0.3)],
+            "exact_match",
+            Axis::Cost,
+        );
+        assert_eq!(
+            tick_texts(&s, "x").first().map(String::as_str),
+            Some("$0.00")
+        );
+        assert_eq!(s.matches("<circle").count(), 2);
     }
 }

@@ -25,6 +25,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../assets/templates/dashboard.html"),
     ),
     (
+        "labeled_rows.html",
+        include_str!("../../assets/templates/labeled_rows.html"),
+    ),
+    (
         "annotate.html",
         include_str!("../../assets/templates/annotate.html"),
     ),

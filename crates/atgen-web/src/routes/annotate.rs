@@ -1,6 +1,7 @@
 //! The annotate page and its actions: submit, skip, undo, go back, autosaved drafts.
 
 use crate::db::now;
+use crate::db::overlap::OverlapRule;
 use crate::db::sessions::Session;
 use crate::{AppState, Result, WebError};
 use axum::extract::{Path, Query, State};
@@ -73,13 +74,21 @@ pub async fn page(
         "nothing" => "Nothing to undo.",
         "final" => "That text was already handed to the model; it can no longer change.",
         "skipped" => "Skipped; it comes back after the others.",
+        "picked" => "Picked; that annotation is the text's label.",
         _ => "",
     });
+    // Under "owner decides", the owner sees the fully annotated texts waiting for their pick.
+    let to_pick = if run.overlap_rule == OverlapRule::Owner && run.owner == s.annotator {
+        app.db.awaiting_pick(id, run.overlap)?
+    } else {
+        Vec::new()
+    };
     crate::pages::render(
         "annotate.html",
         serde_json::json!({
             "csrf": s.csrf, "annotator": s.annotator, "run": run, "item": item, "text": text,
             "back": back, "notice": notice, "queue": app.db.queue_progress(id, run.overlap)?,
+            "to_pick": to_pick,
         }),
     )
 }
@@ -124,6 +133,37 @@ pub async fn submit(
     }
     publish_queue(&app, id, run.overlap);
     Ok(Redirect::to(&format!("/runs/{id}/annotate")).into_response())
+}
+
+/// The run's owner picks which annotation of a text becomes its label.
+pub async fn pick(
+    State(app): State<AppState>,
+    Extension(s): Extension<Session>,
+    Path(id): Path<i64>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Result<Response> {
+    let run = app.db.run(id)?;
+    if run.overlap_rule != OverlapRule::Owner || run.owner != s.annotator {
+        return Err(WebError::invalid(
+            "annotation",
+            format!(
+                "only the run's owner ({}) picks labels, and only when the run's rule is `owner`",
+                run.owner
+            ),
+        ));
+    }
+    let item = field(&f, "item")?;
+    let annotation: i64 = field(&f, "annotation")?
+        .parse()
+        .map_err(|_| WebError::invalid("annotation", "an annotation id"))?;
+    match app.db.pick(id, item, annotation) {
+        Ok(()) => {}
+        Err(WebError::Conflict(_)) => {
+            return Ok(Redirect::to(&format!("/runs/{id}/annotate?notice=final")).into_response())
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(Redirect::to(&format!("/runs/{id}/annotate?notice=picked")).into_response())
 }
 
 pub async fn skip(

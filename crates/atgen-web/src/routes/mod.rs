@@ -12,12 +12,15 @@ use axum::Router;
 /// Route paths (axum syntax).
 pub mod paths {
     pub const RUNS: &str = "/";
+    pub const PROJECTS: &str = "/projects";
+    pub const RENAME_PROJECT: &str = "/projects/{id}/rename";
     pub const NEW_RUN: &str = "/runs/new";
     pub const CREATE_RUN: &str = "/runs";
     pub const PREVIEW: &str = "/api/preview";
     pub const DASHBOARD: &str = "/runs/{id}";
     pub const STATUS: &str = "/runs/{id}/status.json";
     pub const EVENTS: &str = "/runs/{id}/events";
+    pub const LABELED_ROWS: &str = "/runs/{id}/labeled";
     pub const CURVES: &str = "/runs/{id}/curves";
     pub const CURVE_SVG: &str = "/runs/{id}/curve.svg";
     pub const CONTROL: &str = "/runs/{id}/{action}";
@@ -26,6 +29,7 @@ pub mod paths {
     pub const SUBMIT: &str = "/runs/{id}/annotate/submit";
     pub const SKIP: &str = "/runs/{id}/annotate/skip";
     pub const UNDO: &str = "/runs/{id}/annotate/undo";
+    pub const PICK: &str = "/runs/{id}/annotate/pick";
     pub const DRAFT: &str = "/runs/{id}/annotate/draft";
     pub const NEXT: &str = "/runs/{id}/annotate/next.json";
     pub const LOGIN: &str = "/login";
@@ -40,12 +44,15 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.upload_limit;
     Router::new()
         .route(RUNS, get(runs::list))
+        .route(PROJECTS, post(runs::create_project))
+        .route(RENAME_PROJECT, post(runs::rename_project))
         .route(NEW_RUN, get(runs::new_form))
         .route(CREATE_RUN, post(runs::create))
         .route(PREVIEW, post(runs::preview))
         .route(DASHBOARD, get(runs::dashboard))
         .route(STATUS, get(runs::status))
         .route(EVENTS, get(runs::events))
+        .route(LABELED_ROWS, get(runs::labeled_rows))
         .route(CURVES, get(runs::curves))
         .route(CURVE_SVG, get(runs::curve_svg))
         .route(CONTROL, post(runs::control))
@@ -54,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route(SUBMIT, post(annotate::submit))
         .route(SKIP, post(annotate::skip))
         .route(UNDO, post(annotate::undo))
+        .route(PICK, post(annotate::pick))
         .route(DRAFT, post(annotate::draft))
         .route(NEXT, get(annotate::next_json))
         .route(LOGIN, get(session::login_page).post(session::login))

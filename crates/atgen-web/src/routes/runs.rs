@@ -39,10 +39,48 @@ pub async fn list(
             v
         })
         .collect();
+    let projects: Vec<serde_json::Value> = app
+        .db
+        .projects()?
+        .into_iter()
+        .map(|p| {
+            let mut v = serde_json::to_value(&p).unwrap_or_default();
+            v["href"] = format!("/?project={}", crate::pages::urlencode(&p.name)).into();
+            v
+        })
+        .collect();
     render(
         "runs.html",
-        serde_json::json!({ "csrf": s.csrf, "annotator": s.annotator, "runs": runs, "project": project }),
+        serde_json::json!({
+            "csrf": s.csrf, "annotator": s.annotator, "runs": runs, "project": project,
+            "projects": projects,
+        }),
     )
+}
+
+fn back_to_list(name: &str) -> Response {
+    Redirect::to(&format!("/?project={}", crate::pages::urlencode(name))).into_response()
+}
+
+/// Creates a project (from the runs list).
+pub async fn create_project(
+    State(app): State<AppState>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response> {
+    let name = f.get("name").map_or("", String::as_str);
+    app.db.create_project(name)?;
+    Ok(back_to_list(name.trim()))
+}
+
+/// Renames a project; its runs follow.
+pub async fn rename_project(
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<HashMap<String, String>>,
+) -> Result<Response> {
+    let name = f.get("name").map_or("", String::as_str);
+    app.db.rename_project(id, name)?;
+    Ok(back_to_list(name.trim()))
 }
 
 /// One line describing each strategy: the first comment line of its `configs/al/*.yaml`.
@@ -204,7 +242,8 @@ pub async fn create(
 ) -> Result<Response> {
     let form = read_form(&app, &s, mp).await?;
     match check_blocking(&app, form.clone()).await? {
-        Ok(c) => {
+        Ok(mut c) => {
+            c.run.owner = s.annotator.clone();
             if let Some((p, original)) = &form.upload {
                 let size = std::fs::metadata(app.config.data_dir().join(p))
                     .map(|m| m.len() as usize)
@@ -268,8 +307,8 @@ fn curves_html(run: &RunRow) -> String {
     out
 }
 
-/// The input text of each example of a run (from the queue for people, else the dataset), and
-/// who annotated it.
+/// The input text of each example of a run (from its pool in SQLite; for runs older than that
+/// table, the queue or the dataset), and who annotated it.
 fn inputs_of(app: &AppState, run: &RunRow) -> Result<HashMap<String, export::TextInfo>> {
     let mut map = HashMap::new();
     {
@@ -277,7 +316,10 @@ fn inputs_of(app: &AppState, run: &RunRow) -> Result<HashMap<String, export::Tex
         let mut st = conn.prepare(
             "SELECT q.item_id, q.input,
                (SELECT a.annotator FROM annotations a WHERE a.run_id = q.run_id AND a.item_id = q.item_id AND a.undone = 0 ORDER BY a.id LIMIT 1)
-             FROM queue_items q WHERE q.run_id = ?1",
+             FROM pool_texts q WHERE q.run_id = ?1
+             UNION ALL
+             SELECT q.item_id, q.input, NULL FROM queue_items q
+             WHERE q.run_id = ?1 AND NOT EXISTS (SELECT 1 FROM pool_texts p WHERE p.run_id = q.run_id)",
         )?;
         let rows = st.query_map([run.id], |r| {
             Ok((
@@ -285,12 +327,18 @@ fn inputs_of(app: &AppState, run: &RunRow) -> Result<HashMap<String, export::Tex
                 export::TextInfo {
                     input: r.get(1)?,
                     annotator: r.get(2)?,
+                    annotations: Vec::new(),
                 },
             ))
         })?;
         for r in rows {
             let (k, v) = r?;
             map.insert(k, v);
+        }
+    }
+    for a in app.db.annotations(run.id)? {
+        if let Some(t) = map.get_mut(&a.item_id) {
+            t.annotations.push((a.annotator, a.label));
         }
     }
     if map.is_empty() {
@@ -306,6 +354,7 @@ fn inputs_of(app: &AppState, run: &RunRow) -> Result<HashMap<String, export::Tex
                     export::TextInfo {
                         input: e.input,
                         annotator: None,
+                        annotations: Vec::new(),
                     },
                 )
             }));
@@ -332,27 +381,67 @@ pub async fn dashboard(
         Some(d) => {
             let its = export::iterations(&d);
             let iter = b.iter.or(its.last().copied()).unwrap_or(0);
-            let inputs = {
-                let (app, run) = (app.clone(), run.clone());
-                tokio::task::spawn_blocking(move || inputs_of(&app, &run))
-                    .await
-                    .map_err(|e| WebError::Io(std::io::Error::other(e.to_string())))??
-            };
-            let labeled = export::search(export::labeled(&d, Some(iter), &inputs)?, &b.q);
+            let labeled = labeled_of(&app, &run, &d, iter, &b.q).await?;
             let gens = export::search(export::generations(&d, iter)?, &b.q);
             (its, labeled, gens, iter)
         }
         None => (Vec::new(), Vec::new(), Vec::new(), 0),
     };
+    let pending = export::search(app.db.pending_submissions(id, iter as i64)?, &b.q);
     render(
         "dashboard.html",
         serde_json::json!({
             "csrf": s.csrf, "annotator": s.annotator, "run": run,
-            "queue": app.db.queue_progress(id, run.overlap)?,
+            "queue": app.db.queue_progress(id, run.overlap)?, "pool": app.db.pool_counts(id)?,
             "curves": curves_html(&run), "iterations": iterations, "iter": iter, "q": b.q,
-            "labeled": labeled, "generations": generations,
+            "labeled": labeled, "pending": pending, "generations": generations,
             "secret_keys": app.db.run_secret_keys(id)?,
+            "agreement": crate::db::overlap::agreement(&app.db.annotations(id)?),
         }),
+    )
+}
+
+/// The labeled rows of round `iter`, searched.
+async fn labeled_of(
+    app: &AppState,
+    run: &RunRow,
+    dir: &std::path::Path,
+    iter: usize,
+    q: &str,
+) -> Result<Vec<export::LabeledRow>> {
+    let inputs = {
+        let (app, run) = (app.clone(), run.clone());
+        tokio::task::spawn_blocking(move || inputs_of(&app, &run))
+            .await
+            .map_err(|e| WebError::Io(std::io::Error::other(e.to_string())))??
+    };
+    Ok(export::search(
+        export::labeled(dir, Some(iter), &inputs)?,
+        q,
+    ))
+}
+
+/// The dashboard's labeled table for the latest round (or `iter`): refetched live.
+pub async fn labeled_rows(
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+    Query(b): Query<Browse>,
+) -> Result<Html<String>> {
+    let run = app.db.run(id)?;
+    let (labeled, iter) = match run_dir(&run) {
+        Some(d) => {
+            let iter = b
+                .iter
+                .or(export::iterations(&d).last().copied())
+                .unwrap_or(0);
+            (labeled_of(&app, &run, &d, iter, &b.q).await?, iter)
+        }
+        None => (Vec::new(), b.iter.unwrap_or(0)),
+    };
+    let pending = export::search(app.db.pending_submissions(id, iter as i64)?, &b.q);
+    render(
+        "labeled_rows.html",
+        serde_json::json!({ "labeled": labeled, "pending": pending }),
     )
 }
 
@@ -363,6 +452,7 @@ pub async fn status(
     let run = app.db.run(id)?;
     let mut v = status_json(&run, app.runs.is_active(id));
     v["queue"] = serde_json::json!(app.db.queue_progress(id, run.overlap)?);
+    v["pool"] = serde_json::json!(app.db.pool_counts(id)?);
     v["points"] = serde_json::json!(run_dir(&run).map(|d| export::curve(&d).len()).unwrap_or(0));
     Ok(Json(v))
 }

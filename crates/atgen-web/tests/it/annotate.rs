@@ -218,6 +218,12 @@ fn with_overlap_each_text_is_annotated_by_two_people() -> TestResult {
         &format!("/runs/{id}/annotate/submit"),
         &[("item", &item), ("label", "by ann")],
     );
+    // The dashboard's live table lists the submission while the round is open.
+    let rows = ann.get(&format!("/runs/{id}/labeled")).text();
+    assert!(
+        rows.contains("by ann") && rows.contains("(pending)"),
+        "{rows}"
+    );
     // One annotation of two: not done yet, and bob is offered the same text.
     assert_eq!(
         ann.get(&format!("/runs/{id}/status.json")).json()["queue"]["done"],
@@ -240,6 +246,96 @@ fn with_overlap_each_text_is_annotated_by_two_people() -> TestResult {
         ann.get(&format!("/runs/{id}/annotate/next.json")).json()["item"]["item_id"],
         first
     );
+    ann.post_form(&format!("/runs/{id}/stop"), &[]);
+    Ok(())
+}
+
+#[test]
+fn owner_decides_waits_for_the_owners_pick_and_exports_every_annotation() -> TestResult {
+    let s = TestServer::start()?;
+    let mut ann = s.client();
+    ann.get("/");
+    ann.post_form("/me", &[("name", "ann")]);
+    let id = create_toy_run(
+        &mut ann,
+        "owner",
+        "human",
+        &[("overlap", "2"), ("overlap_rule", "owner")],
+    );
+    ann.wait_for(id, "the queue", |s| s["queue"]["total"] == 3);
+    let mut bob = s.client();
+    bob.get("/");
+    bob.post_form("/me", &[("name", "bob")]);
+    for (who, me) in [(&mut ann, "ann"), (&mut bob, "bob")] {
+        for _ in 0..3 {
+            let next = who.get(&format!("/runs/{id}/annotate/next.json")).json();
+            let item = next["item"]["item_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let r = who.post_form(
+                &format!("/runs/{id}/annotate/submit"),
+                &[("item", &item), ("label", &format!("{item} by {me}"))],
+            );
+            assert_eq!(r.status, 303);
+        }
+    }
+    assert_eq!(
+        ann.get(&format!("/runs/{id}/status.json")).json()["queue"]["done"],
+        3
+    );
+    // Every text is annotated twice, but the run waits for the owner's picks.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        ann.get(&format!("/runs/{id}/status.json")).json()["n_labeled"],
+        0
+    );
+    assert!(!bob
+        .get(&format!("/runs/{id}/annotate"))
+        .text()
+        .contains(r#"id="to-pick""#));
+    let page = ann.get(&format!("/runs/{id}/annotate")).text();
+    let ids: Vec<String> = page
+        .split(r#"name="annotation" value=""#)
+        .skip(1)
+        .filter_map(|p| p.split('"').next().map(str::to_string))
+        .collect();
+    let items: Vec<String> = page
+        .split(r#"<div class="pick" data-item=""#)
+        .skip(1)
+        .filter_map(|p| p.split('"').next().map(str::to_string))
+        .collect();
+    assert_eq!((ids.len(), items.len()), (6, 3), "{page}");
+    let refused = bob.post_form(
+        &format!("/runs/{id}/annotate/pick"),
+        &[("item", &items[0]), ("annotation", &ids[1])],
+    );
+    assert_eq!(refused.status, 400);
+    // Ann picks bob's annotation of each text (ann submitted first, so bob's comes second).
+    for (item, pair) in items.iter().zip(ids.chunks(2)) {
+        let r = ann.post_form(
+            &format!("/runs/{id}/annotate/pick"),
+            &[("item", item), ("annotation", &pair[1])],
+        );
+        assert_eq!(r.status, 303);
+    }
+    ann.wait_for(id, "the picked labels", |s| s["n_labeled"] == 3);
+    let dash = ann.get(&format!("/runs/{id}?iter=0")).text();
+    assert!(dash.contains("<b>0 / 3</b> texts unanimous"), "{dash}");
+    let jsonl = ann.get(&format!("/runs/{id}/export/labeled.jsonl")).text();
+    let rows: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    assert_eq!(rows.len(), 6, "{jsonl}");
+    for r in &rows {
+        let by_bob = r["annotator"] == "bob";
+        assert_eq!(r["used"], by_bob, "{r}");
+        assert!(r["label"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(if by_bob { "by bob" } else { "by ann" }));
+    }
     ann.post_form(&format!("/runs/{id}/stop"), &[]);
     Ok(())
 }

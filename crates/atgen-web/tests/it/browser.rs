@@ -146,6 +146,11 @@ fn browser_create_annotate_with_keys_undo_watch_the_curve_and_export() -> TestRe
         }
         assert!(t.elapsed().as_secs() < 60, "round 1 not annotated: {j}");
     }
+    // Round 1's rows appear in the open dashboard's table without a reload.
+    b.wait_js(
+        "return document.getElementById('labeled').textContent.includes('from bob')",
+        "round 1's labeled rows, live",
+    )?;
     b.wait_js(
         &format!("{POINTS} === 2"),
         "the second point, pushed over server-sent events",
@@ -154,7 +159,7 @@ fn browser_create_annotate_with_keys_undo_watch_the_curve_and_export() -> TestRe
         "return document.getElementById('status').textContent === 'completed'",
         "the end of the run",
     )?;
-    // The iteration browser is rendered on load: reload to list round 1's labels.
+    // A reload shows the same rows, now collected by the engine.
     b.open(&run_url)?;
     assert!(b.text("#labeled")?.contains("from bob"));
     save(&b, "dashboard")?;

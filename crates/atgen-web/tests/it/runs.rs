@@ -127,6 +127,7 @@ fn a_bad_form_is_shown_again_with_errors_beside_the_fields() -> TestResult {
             ("name", ""),
             ("bundled", "gsm8k"),
             ("budget", "lots"),
+            ("overlap_rule", "vote"),
             ("strategy", "random"),
             ("overrides", "al.no_such_key=3"),
         ],
@@ -136,6 +137,10 @@ fn a_bad_form_is_shown_again_with_errors_beside_the_fields() -> TestResult {
     let html = r.text();
     assert!(html.contains(r#"id="error-name""#), "{html}");
     assert!(html.contains(r#"id="error-budget""#) && html.contains("`lots` is not a valid number"));
+    assert!(
+        html.contains(r#"id="error-overlap_rule""#)
+            && html.contains("`vote`: choose first, majority or owner")
+    );
     // What was typed is kept.
     assert!(html.contains("al.no_such_key=3"));
     let r = c.post_multipart(
@@ -208,6 +213,14 @@ fn a_golden_run_from_the_form_completes_and_exports() -> TestResult {
     assert_eq!(st["status"], "completed", "{st}");
     assert_eq!(st["n_labeled"], 5);
     assert_eq!(st["points"], 2);
+    // The pool is mirrored in SQLite: the 5 labeled texts and the rest unlabeled.
+    let pool = &st["pool"];
+    assert_eq!(
+        (pool["labeled"].as_i64(), pool["queued"].as_i64()),
+        (Some(5), Some(0)),
+        "{st}"
+    );
+    assert!(pool["unlabeled"].as_i64().unwrap_or(0) > 0, "{st}");
     let list = c.get("/").text();
     assert!(list.contains("golden demo") && list.contains("completed"));
     // Runs are grouped by project.
@@ -220,14 +233,36 @@ fn a_golden_run_from_the_form_completes_and_exports() -> TestResult {
         .text()
         .contains("golden demo"));
     assert!(!c.get("/?project=other").text().contains("golden demo"));
+    // Projects are a table: created and renamed from the list; runs follow a rename.
+    assert_eq!(c.post_form("/projects", &[("name", "other")]).status, 303);
+    assert!(c
+        .get("/")
+        .text()
+        .contains(">other</a> <small>0 runs</small>"));
+    assert_eq!(c.post_form("/projects", &[("name", "other")]).status, 409);
+    let pid = list
+        .split(r#"<li data-project=""#)
+        .find(|l| l.contains("quiz &amp; co</a>"))
+        .and_then(|l| l.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    let r = c.post_form(&format!("/projects/{pid}/rename"), &[("name", "quizzes")]);
+    assert_eq!(r.status, 303);
+    assert!(c.get("/?project=quizzes").text().contains("golden demo"));
+    assert_eq!(
+        c.post_form(&format!("/projects/{pid}/rename"), &[("name", " ")])
+            .status,
+        400
+    );
     let dash = c.get(&format!("/runs/{id}"));
     assert_eq!(dash.status, 200);
     let html = dash.text();
     assert_eq!(
         html.matches(r#"class="pt""#).count(),
-        4,
-        "two rounds, two axes"
+        2,
+        "two rounds on the labeled axis; nothing spent, so no money points"
     );
+    assert!(html.contains("nothing spent yet"));
     // The iteration browser: labeled rows of round 0 with their inputs, searchable.
     let it0 = c.get(&format!("/runs/{id}?iter=0")).text();
     assert!(it0.contains("Labeled (3)"), "{it0}");
@@ -259,7 +294,7 @@ fn a_golden_run_from_the_form_completes_and_exports() -> TestResult {
         assert_eq!(input, label, "{r}");
     }
     let csv = c.get(&format!("/runs/{id}/export/labeled.csv")).text();
-    assert!(csv.starts_with("id,input,label,round,annotator\n") && csv.lines().count() == 6);
+    assert!(csv.starts_with("id,input,label,round,annotator,used\n") && csv.lines().count() == 6);
     let cfg = c.get(&format!("/runs/{id}/export/config.yaml")).text();
     assert!(cfg.contains("type: golden"));
     let tar = c.get(&format!("/runs/{id}/export/adapter.tar"));
