@@ -124,15 +124,49 @@ impl LayerNorm {
     }
 }
 
+/// The position-wise feed-forward block shared by BERT-style encoders
+/// (`intermediate.dense` -> GELU -> `output.dense`, residual, `output.LayerNorm`).
+pub(crate) struct FeedForward {
+    inter: Dense,
+    out: Dense,
+    out_norm: LayerNorm,
+}
+
+impl FeedForward {
+    /// Loads `{p}.intermediate.dense`, `{p}.output.dense` and `{p}.output.LayerNorm`.
+    pub(crate) fn load(
+        src: &dyn WeightSource,
+        p: &str,
+        hidden: usize,
+        intermediate: usize,
+        eps: f64,
+    ) -> Result<Self> {
+        Ok(FeedForward {
+            inter: Dense::load(
+                src,
+                &format!("{p}.intermediate.dense"),
+                intermediate,
+                hidden,
+            )?,
+            out: Dense::load(src, &format!("{p}.output.dense"), hidden, intermediate)?,
+            out_norm: LayerNorm::load(src, &format!("{p}.output.LayerNorm"), hidden, eps)?,
+        })
+    }
+
+    /// `LayerNorm(x + out(gelu(inter(x))))`.
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let inter = self.inter.forward(x)?.gelu_erf()?;
+        self.out_norm.forward(&(self.out.forward(&inter)? + x)?)
+    }
+}
+
 struct Layer {
     q: Dense,
     k: Dense,
     v: Dense,
     attn_out: Dense,
     attn_norm: LayerNorm,
-    inter: Dense,
-    out: Dense,
-    out_norm: LayerNorm,
+    ffn: FeedForward,
 }
 
 /// One text's token ids and the hidden state of each token.
@@ -207,14 +241,7 @@ impl BertEmbedder {
                     h,
                     eps,
                 )?,
-                inter: Dense::load(
-                    &src,
-                    &format!("{p}.intermediate.dense"),
-                    cfg.intermediate_size,
-                    h,
-                )?,
-                out: Dense::load(&src, &format!("{p}.output.dense"), h, cfg.intermediate_size)?,
-                out_norm: LayerNorm::load(&src, &format!("{p}.output.LayerNorm"), h, eps)?,
+                ffn: FeedForward::load(&src, &p, h, cfg.intermediate_size, eps)?,
             });
         }
         let tok_path = files.tokenizer.clone().ok_or_else(|| Error::MissingFile {
@@ -425,8 +452,7 @@ impl BertEmbedder {
             let att = candle_nn::ops::softmax_last_dim(&att)?;
             let ctx = att.matmul(&v)?.transpose(1, 2)?.reshape((b, width, h))?;
             x = l.attn_norm.forward(&(l.attn_out.forward(&ctx)? + &x)?)?;
-            let inter = l.inter.forward(&x)?.gelu_erf()?;
-            x = l.out_norm.forward(&(l.out.forward(&inter)? + &x)?)?;
+            x = l.ffn.forward(&x)?;
         }
         Ok((x, valid_t, rows))
     }

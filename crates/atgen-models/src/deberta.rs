@@ -14,7 +14,7 @@
 //! Not supported (a clear error): DeBERTa v1 (`model_type: deberta`) and the
 //! convolution layer of deberta-v2-xlarge/xxlarge (`conv_kernel_size > 0`).
 
-use crate::bert::{Dense, LayerNorm};
+use crate::bert::{Dense, FeedForward, LayerNorm, Prefixed};
 use crate::decoder::WeightSource;
 use crate::load::SafetensorsSource;
 use crate::{Error, Result};
@@ -148,9 +148,7 @@ struct Attention {
 
 struct Layer {
     attn: Attention,
-    inter: Dense,
-    out: Dense,
-    out_norm: LayerNorm,
+    ffn: FeedForward,
 }
 
 /// A DeBERTa-v2/v3 encoder with its tokenizer.
@@ -165,17 +163,6 @@ pub struct DebertaEncoder {
     rel_embeddings: Option<Tensor>,
     pub(crate) tokenizer: tokenizers::Tokenizer,
     device: Device,
-}
-
-struct Prefixed<'a>(&'a SafetensorsSource, &'a str);
-
-impl WeightSource for Prefixed<'_> {
-    fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        self.0.get(&format!("{}{name}", self.1), shape)
-    }
-    fn contains(&self, name: &str) -> bool {
-        self.0.contains(&format!("{}{name}", self.1))
-    }
 }
 
 fn unsupported(key: &str, reason: String) -> Error {
@@ -266,14 +253,7 @@ impl DebertaEncoder {
                         eps,
                     )?,
                 },
-                inter: Dense::load(
-                    &src,
-                    &format!("{p}.intermediate.dense"),
-                    cfg.intermediate_size,
-                    h,
-                )?,
-                out: Dense::load(&src, &format!("{p}.output.dense"), h, cfg.intermediate_size)?,
-                out_norm: LayerNorm::load(&src, &format!("{p}.output.LayerNorm"), h, eps)?,
+                ffn: FeedForward::load(&src, &p, h, cfg.intermediate_size, eps)?,
             });
         }
         let rel_embeddings = if cfg.relative_attention {
@@ -449,8 +429,7 @@ impl DebertaEncoder {
                 .attn
                 .out_norm
                 .forward(&(l.attn.out.forward(&ctx)? + &x)?)?;
-            let inter = l.inter.forward(&a)?.gelu_erf()?;
-            x = l.out_norm.forward(&(l.out.forward(&inter)? + &a)?)?;
+            x = l.ffn.forward(&a)?;
         }
         Ok(x)
     }

@@ -143,19 +143,7 @@ mod tests {
     #[test]
     fn states_follow_the_run_directory_and_resync_after_a_restart() -> Result<()> {
         let db = Db::in_memory()?;
-        let run = db.insert_run(&NewRun {
-            name: "p".into(),
-            project: "default".into(),
-            overrides: vec![],
-            advanced_yaml: String::new(),
-            labeller: "human".into(),
-            guidelines: String::new(),
-            overlap: 1,
-            overlap_rule: Default::default(),
-            owner: String::new(),
-            budget: None,
-            secrets: vec![],
-        })?;
+        let run = db.insert_run(&NewRun::human_for_test("p"))?;
         let texts: Vec<(String, String)> = (0..4)
             .map(|i| (format!("x{i}"), format!("text {i}")))
             .collect();

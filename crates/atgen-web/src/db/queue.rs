@@ -375,19 +375,7 @@ mod tests {
 
     fn setup() -> Result<(Db, i64)> {
         let db = Db::in_memory()?;
-        let id = db.insert_run(&NewRun {
-            name: "q".into(),
-            project: "default".into(),
-            overrides: vec![],
-            advanced_yaml: String::new(),
-            labeller: "human".into(),
-            guidelines: String::new(),
-            overlap: 1,
-            overlap_rule: Default::default(),
-            owner: String::new(),
-            budget: None,
-            secrets: vec![],
-        })?;
+        let id = db.insert_run(&NewRun::human_for_test("q"))?;
         let items: Vec<(String, String, Option<String>)> = (0..3)
             .map(|i| (format!("x{i}"), format!("text {i}"), None))
             .collect();

@@ -61,6 +61,26 @@ pub struct NewRun {
     pub secrets: Vec<(String, String)>,
 }
 
+#[cfg(test)]
+impl NewRun {
+    /// A human-labelled run in the default project with nothing else set (for tests).
+    pub(crate) fn human_for_test(name: &str) -> Self {
+        NewRun {
+            name: name.into(),
+            project: "default".into(),
+            overrides: vec![],
+            advanced_yaml: String::new(),
+            labeller: "human".into(),
+            guidelines: String::new(),
+            overlap: 1,
+            overlap_rule: Default::default(),
+            owner: String::new(),
+            budget: None,
+            secrets: vec![],
+        }
+    }
+}
+
 const COLUMNS: &str =
     "r.id, r.name, r.created_at, r.status, r.step, r.round, r.n_labeled, r.cost, \
                        r.budget, r.dir, r.overrides, r.advanced_yaml, r.labeller, r.guidelines, \
