@@ -589,7 +589,7 @@ fn atgen_selection(opts: &PerfOptions, sizes: &Sizes) -> Result<String> {
          sides. The reference side runs atgen==0.1.0's own `huds` and `te_delfy` functions \
          (parsed from the wheel, `ATGEN_SRC`) with only the model calls replaced by the given \
          numbers (mean NLL, mean token entropy). NSP is left out: without the model it is one \
-         argsort.\n"
+         argsort. The pool directory in the second command is written by `atgen bench --perf`.\n"
     );
     md.push_str("| strategy | atgen s | ATGen 0.1.0 s | speed-up of atgen |\n| --- | ---: | ---: | ---: |\n");
     let why = theirs.as_ref().err().cloned();
