@@ -20,6 +20,7 @@ pub mod aggregate;
 mod error;
 pub mod grid;
 pub mod perf;
+mod perf_atgen;
 mod perf_metrics;
 pub mod plot;
 pub mod presets;

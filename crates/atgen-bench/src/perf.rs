@@ -13,6 +13,8 @@
 //!   (rouge-score + sacrebleu);
 //! * selection: facility location against `scripts/bench/apricot_facility_location.py`
 //!   (apricot-select; submodlib does not install from PyPI);
+//! * selection: HUDS and TE-delfy against the original ATGen code
+//!   (`scripts/bench/atgen_original_strategies.py`, `ATGEN_SRC`) on the same pool;
 //! * the AL loop: time per phase and peak memory per round of a small `atgen run`.
 
 use crate::{BenchError, Result};
@@ -209,6 +211,7 @@ pub fn write_report(opts: &PerfOptions, out: &Path) -> Result<String> {
         model_engine(opts, &sizes)?,
         metrics(opts, &sizes)?,
         selection(opts, &sizes)?,
+        atgen_selection(opts, &sizes)?,
         al_loop(opts, &sizes)?,
     ];
     let after = load_average();
@@ -515,6 +518,103 @@ fn selection(opts: &PerfOptions, sizes: &Sizes) -> Result<String> {
     Ok(md)
 }
 
+/// Where the unpacked `atgen==0.1.0` wheel is (`ATGEN_SRC`, else `/tmp/atgen_src`), or
+/// why it cannot be used.
+fn atgen_src() -> std::result::Result<PathBuf, String> {
+    let dir = std::env::var_os("ATGEN_SRC")
+        .map_or_else(|| PathBuf::from("/tmp/atgen_src"), PathBuf::from);
+    let needed = ["huds.py", "te_delfy.py"].map(|f| dir.join("atgen/strategies").join(f));
+    match needed.iter().find(|p| !p.is_file()) {
+        None => Ok(dir),
+        Some(p) => Err(format!(
+            "{} not found (set ATGEN_SRC to the unpacked atgen==0.1.0 wheel: \
+             `pip download atgen==0.1.0 --no-deps -d /tmp/atgen && unzip -o /tmp/atgen/*.whl -d /tmp/atgen_src`)",
+            p.display()
+        )),
+    }
+}
+
+/// `<strategy> <n> <seconds>` lines of the ATGen script, in [`perf_atgen::STRATEGIES`] order.
+fn strategy_seconds(out: &str) -> std::result::Result<[f64; 2], String> {
+    let mut secs = [0.0; 2];
+    for (name, slot) in crate::perf_atgen::STRATEGIES.iter().zip(secs.iter_mut()) {
+        *slot = out
+            .lines()
+            .find_map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next() == Some(*name)).then(|| w.nth(1)?.parse::<f64>().ok())?
+            })
+            .ok_or_else(|| format!("no time for {name} in: {}", out.trim()))?;
+    }
+    Ok(secs)
+}
+
+fn atgen_selection(opts: &PerfOptions, sizes: &Sizes) -> Result<String> {
+    let n = sizes.pool;
+    let pool_dir = opts.work.join("atgen-strategies-pool");
+    let ours = crate::perf_atgen::selection_seconds(n, &pool_dir)?;
+    let script = "scripts/bench/atgen_original_strategies.py";
+    let py_args: Vec<String> = vec![script.into(), pool_dir.display().to_string()];
+    let theirs = match python_missing(opts, "numpy, torch, nltk") {
+        Some(why) => Err(why),
+        None => atgen_src().and_then(|src| {
+            let out = Command::new(&opts.python)
+                .args(&py_args)
+                .current_dir(&opts.root)
+                .env("ATGEN_SRC", &src)
+                .env("RAYON_NUM_THREADS", opts.threads.to_string())
+                .output()
+                .map_err(|e| format!("`{}` could not start: {e}", opts.python))?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            if !out.status.success() {
+                let err = String::from_utf8_lossy(&out.stderr);
+                let last = err
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
+                return Err(format!("{script} failed ({}): {last}", out.status));
+            }
+            strategy_seconds(&stdout)
+        }),
+    };
+    let k = (n / 100).max(1);
+    let mut md =
+        String::from("### Selection: HUDS and TE-delfy against the original ATGen code\n\n");
+    let _ = writeln!(
+        md,
+        "HUDS and TE-delfy selecting {k} of {n} examples (nothing labeled yet) from the \
+         `bench_strategies` pool: 12-word inputs, unit embeddings of dimension 384, one \
+         8-token generation with log-probs and entropies each, written once and read by both \
+         sides. The reference side runs atgen==0.1.0's own `huds` and `te_delfy` functions \
+         (parsed from the wheel, `ATGEN_SRC`) with only the model calls replaced by the given \
+         numbers (mean NLL, mean token entropy). NSP is left out: without the model it is one \
+         argsort. The pool directory in the second command is written by `atgen bench --perf`.\n"
+    );
+    md.push_str("| strategy | atgen s | ATGen 0.1.0 s | speed-up of atgen |\n| --- | ---: | ---: | ---: |\n");
+    let why = theirs.as_ref().err().cloned();
+    let theirs = theirs.ok();
+    for (i, name) in crate::perf_atgen::STRATEGIES.iter().enumerate() {
+        let t = theirs.map(|t| t[i]);
+        let _ = writeln!(
+            md,
+            "| {name} | {:.3} | {} | **{}** |",
+            ours[i],
+            t.map_or("skipped".into(), |t| format!("{t:.3}")),
+            ratio(t, Some(ours[i]))
+        );
+    }
+    if let Some(why) = why {
+        let _ = writeln!(md, "\nReference side skipped: {why}");
+    }
+    let _ = writeln!(
+        md,
+        "\n```\ncargo run --release -p atgen-strategies --example bench_strategies -- {n} huds,te_delfy\nATGEN_SRC=/tmp/atgen_src {}\n```\n",
+        shown(&opts.python, &py_args)
+    );
+    Ok(md)
+}
+
 fn al_loop(opts: &PerfOptions, sizes: &Sizes) -> Result<String> {
     let out_dir = opts.work.join("loop");
     let mut args: Vec<String> = vec!["run".into(), "data=aeslc".into()];
@@ -582,6 +682,13 @@ mod tests {
         let py = "time corpus BLEU                :   0.5710 s\n";
         assert_eq!(seconds(py, "corpus BLEU"), Some(0.571));
         assert_eq!(seconds(py, "rouge"), None);
+        let atgen = "huds 5000 0.25\nte_delfy 5000 1.5\n";
+        assert_eq!(strategy_seconds(atgen), Ok([0.25, 1.5]));
+        let err = strategy_seconds("huds 5000 0.25\n");
+        assert!(
+            matches!(&err, Err(e) if e.contains("no time for te_delfy")),
+            "{err:?}"
+        );
     }
 
     #[test]

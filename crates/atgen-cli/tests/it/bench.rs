@@ -168,7 +168,8 @@ fn perf_writes_every_section_into_the_marked_block_and_names_skipped_reference_s
     for section in [
         "### Model engine",
         "### Metrics",
-        "### Selection",
+        "### Selection: facility location",
+        "### Selection: HUDS and TE-delfy against the original ATGen code",
         "### AL loop",
         "Load average (1/5/15 min) before:",
     ] {
@@ -179,9 +180,14 @@ fn perf_writes_every_section_into_the_marked_block_and_names_skipped_reference_s
     assert_eq!(
         md.matches("Reference side skipped: `/nonexistent/python3` could not start")
             .count(),
-        3,
+        4,
         "{md}"
     );
+    // Both ATGen strategies timed on our side, their side marked skipped.
+    for row in ["| huds | ", "| te_delfy | "] {
+        let line = md.lines().find(|l| l.starts_with(row)).unwrap_or_default();
+        assert!(line.contains(" | skipped | **-** |"), "{row}: {md}");
+    }
     assert!(md.contains("| 0 | "), "AL loop rounds: {md}");
     Ok(())
 }

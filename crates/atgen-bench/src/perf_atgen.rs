@@ -1,0 +1,132 @@
+//! Our side of the `--perf` section against the original ATGen code: HUDS and
+//! TE-delfy selecting 1% of the pool `atgen-strategies`' `bench_strategies`
+//! example builds (same seed and draw order: 12-word inputs, a unit vector of
+//! dimension 384, one greedy generation of 8 tokens with log-probs and
+//! entropies). The pool is also written for `scripts/bench/atgen_original_strategies.py`:
+//! `embeddings.f32` (row-major little-endian `n x 384`) and `pool.json`
+//! (`inputs`, `logprobs`, `entropies`, one row per example).
+
+use crate::{BenchError, Result};
+use atgen_core::{Example, Generation};
+use atgen_strategies::testing::{context, FakeOutputs};
+use atgen_strategies::{build_with, Scorers, StrategyConfig};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::path::Path;
+use std::time::Instant;
+
+/// Embedding dimension of the pool.
+pub const DIM: usize = 384;
+/// The strategies of the section, by config `type`.
+pub const STRATEGIES: [&str; 2] = ["huds", "te_delfy"];
+
+/// The `bench_strategies` pool of `n` examples (without sampled generations).
+fn pool(n: usize) -> (Vec<Example>, FakeOutputs) {
+    let mut rng = ChaCha8Rng::seed_from_u64(42);
+    let word = |rng: &mut ChaCha8Rng| format!("w{}", rng.random_range(0..2000));
+    let mut out = FakeOutputs::default();
+    let mut examples = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = format!("e{i}");
+        let input: Vec<String> = (0..12).map(|_| word(&mut rng)).collect();
+        examples.push(Example::new(id.clone(), input.join(" ")));
+        let mut v: Vec<f32> = (0..DIM).map(|_| rng.random::<f32>() - 0.5).collect();
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|x| *x /= norm);
+        out.embeddings.insert(id.clone(), v);
+        let toks: Vec<String> = (0..8)
+            .map(|_| format!("w{}", rng.random_range(0..30)))
+            .collect();
+        let generation = Generation {
+            text: toks.join(" "),
+            token_ids: (0..8).collect(),
+            logprobs: (0..8).map(|_| -rng.random::<f32>() * 3.0).collect(),
+            entropies: (0..8).map(|_| rng.random::<f32>() * 4.0).collect(),
+        };
+        out.generations.insert(id, vec![generation]);
+    }
+    (examples, out)
+}
+
+/// Writes the pool for the Python side into `dir`.
+fn write_pool(dir: &Path, examples: &[Example], outputs: &FakeOutputs) -> Result<()> {
+    fs_err::create_dir_all(dir)?;
+    let mut bytes = Vec::with_capacity(examples.len() * DIM * 4);
+    let (mut logprobs, mut entropies) = (Vec::new(), Vec::new());
+    for e in examples {
+        let missing = || BenchError::Invalid(format!("pool example {} has no outputs", e.id));
+        let v = outputs.embeddings.get(&e.id).ok_or_else(missing)?;
+        bytes.extend(v.iter().flat_map(|x| x.to_le_bytes()));
+        let g = outputs
+            .generations
+            .get(&e.id)
+            .and_then(|g| g.first())
+            .ok_or_else(missing)?;
+        logprobs.push(g.logprobs.clone());
+        entropies.push(g.entropies.clone());
+    }
+    fs_err::write(dir.join("embeddings.f32"), bytes)?;
+    let json = serde_json::json!({
+        "dim": DIM,
+        "inputs": examples.iter().map(|e| e.input.as_str()).collect::<Vec<_>>(),
+        "logprobs": logprobs,
+        "entropies": entropies,
+    });
+    fs_err::write(dir.join("pool.json"), json.to_string())?;
+    Ok(())
+}
+
+/// Seconds for each of [`STRATEGIES`] to select 1% of the `n`-example pool
+/// (nothing labeled yet), after writing the pool into `dir`.
+pub fn selection_seconds(n: usize, dir: &Path) -> Result<[f64; 2]> {
+    let (examples, mut outputs) = pool(n);
+    write_pool(dir, &examples, &outputs)?;
+    let k = (n / 100).max(1);
+    let mut secs = [0.0; 2];
+    for (name, slot) in STRATEGIES.iter().zip(secs.iter_mut()) {
+        let cfg: StrategyConfig = serde_json::from_value(serde_json::json!({ "type": name }))
+            .map_err(|e| BenchError::Invalid(format!("{name} config: {e}")))?;
+        let mut s = build_with(&cfg, &Scorers::default())
+            .map_err(|e| BenchError::Invalid(format!("{name}: {e}")))?;
+        let t = Instant::now();
+        let picked = s
+            .select(&mut context(&examples, &[], 0, Some(&mut outputs)), k)
+            .map_err(|e| BenchError::Invalid(format!("{name}: {e}")))?;
+        *slot = t.elapsed().as_secs_f64();
+        if picked.len() != k {
+            return Err(BenchError::Invalid(format!(
+                "{name} picked {} of {k}",
+                picked.len()
+            )));
+        }
+    }
+    Ok(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shared_pool_holds_every_example_in_the_order_both_sides_read(
+    ) -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let secs = selection_seconds(200, dir.path())?;
+        assert!(secs.iter().all(|s| s.is_finite() && *s >= 0.0), "{secs:?}");
+        let bytes = fs_err::read(dir.path().join("embeddings.f32"))?;
+        assert_eq!(bytes.len(), 200 * DIM * 4);
+        let first: Vec<f32> = bytes[..DIM * 4]
+            .chunks(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let (examples, outputs) = pool(200);
+        assert_eq!(first, outputs.embeddings["e0"]);
+        let json: serde_json::Value =
+            serde_json::from_str(&fs_err::read_to_string(dir.path().join("pool.json"))?)?;
+        assert_eq!(json["dim"], DIM);
+        assert_eq!(json["inputs"][199], examples[199].input.as_str());
+        assert_eq!(json["logprobs"].as_array().map(Vec::len), Some(200));
+        assert_eq!(json["entropies"][7].as_array().map(Vec::len), Some(8));
+        Ok(())
+    }
+}
