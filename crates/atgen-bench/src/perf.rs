@@ -12,7 +12,7 @@
 //! * metrics: ROUGE + BLEU (`atgen-metrics`) against `scripts/bench/metrics_python.py`
 //!   (rouge-score + sacrebleu);
 //! * selection: facility location against `scripts/bench/apricot_facility_location.py`
-//!   (apricot-select; submodlib does not install from PyPI);
+//!   (apricot-select; submodlib, PyPI name `submodlib-py`, is not wired in yet);
 //! * selection: HUDS and TE-delfy against the original ATGen code
 //!   (`scripts/bench/atgen_original_strategies.py`, `ATGEN_SRC`) on the same pool;
 //! * the AL loop: time per phase and peak memory per round of a small `atgen run`.
@@ -489,8 +489,8 @@ fn selection(opts: &PerfOptions, sizes: &Sizes) -> Result<String> {
         md,
         "Exact (all-pairs) facility location with lazy greedy selecting 1% of {n} non-negative \
          unit vectors of dimension 384 (cosine similarity computed on both sides, apricot timed \
-         after its numba warm-up). submodlib does not install from PyPI here, so apricot-select \
-         is the reference.\n"
+         after its numba warm-up). apricot-select is the reference; submodlib (PyPI name \
+         `submodlib-py`) is not wired into this comparison yet.\n"
     );
     md.push_str("| side | seconds |\n| --- | ---: |\n");
     let _ = writeln!(md, "| atgen | {ours:.3} |");
