@@ -1,52 +1,22 @@
 //! Our side of the `--perf` section against the original ATGen code: HUDS and
-//! TE-delfy selecting 1% of the pool `atgen-strategies`' `bench_strategies`
-//! example builds (same seed and draw order: 12-word inputs, a unit vector of
+//! TE-delfy selecting 1% of `atgen_strategies::testing::synthetic_pool`, the
+//! pool the `bench_strategies` example times (12-word inputs, a unit vector of
 //! dimension 384, one greedy generation of 8 tokens with log-probs and
 //! entropies). The pool is also written for `scripts/bench/atgen_original_strategies.py`:
 //! `embeddings.f32` (row-major little-endian `n x 384`) and `pool.json`
 //! (`inputs`, `logprobs`, `entropies`, one row per example).
 
 use crate::{BenchError, Result};
-use atgen_core::{Example, Generation};
-use atgen_strategies::testing::{context, FakeOutputs};
+use atgen_core::Example;
+use atgen_strategies::testing::{context, synthetic_pool, FakeOutputs, SYNTHETIC_DIM};
 use atgen_strategies::{build_with, Scorers, StrategyConfig};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 use std::time::Instant;
 
 /// Embedding dimension of the pool.
-pub const DIM: usize = 384;
+pub const DIM: usize = SYNTHETIC_DIM;
 /// The strategies of the section, by config `type`.
 pub const STRATEGIES: [&str; 2] = ["huds", "te_delfy"];
-
-/// The `bench_strategies` pool of `n` examples (without sampled generations).
-fn pool(n: usize) -> (Vec<Example>, FakeOutputs) {
-    let mut rng = ChaCha8Rng::seed_from_u64(42);
-    let word = |rng: &mut ChaCha8Rng| format!("w{}", rng.random_range(0..2000));
-    let mut out = FakeOutputs::default();
-    let mut examples = Vec::with_capacity(n);
-    for i in 0..n {
-        let id = format!("e{i}");
-        let input: Vec<String> = (0..12).map(|_| word(&mut rng)).collect();
-        examples.push(Example::new(id.clone(), input.join(" ")));
-        let mut v: Vec<f32> = (0..DIM).map(|_| rng.random::<f32>() - 0.5).collect();
-        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.iter_mut().for_each(|x| *x /= norm);
-        out.embeddings.insert(id.clone(), v);
-        let toks: Vec<String> = (0..8)
-            .map(|_| format!("w{}", rng.random_range(0..30)))
-            .collect();
-        let generation = Generation {
-            text: toks.join(" "),
-            token_ids: (0..8).collect(),
-            logprobs: (0..8).map(|_| -rng.random::<f32>() * 3.0).collect(),
-            entropies: (0..8).map(|_| rng.random::<f32>() * 4.0).collect(),
-        };
-        out.generations.insert(id, vec![generation]);
-    }
-    (examples, out)
-}
 
 /// Writes the pool for the Python side into `dir`.
 fn write_pool(dir: &Path, examples: &[Example], outputs: &FakeOutputs) -> Result<()> {
@@ -79,7 +49,7 @@ fn write_pool(dir: &Path, examples: &[Example], outputs: &FakeOutputs) -> Result
 /// Seconds for each of [`STRATEGIES`] to select 1% of the `n`-example pool
 /// (nothing labeled yet), after writing the pool into `dir`.
 pub fn selection_seconds(n: usize, dir: &Path) -> Result<[f64; 2]> {
-    let (examples, mut outputs) = pool(n);
+    let (examples, mut outputs) = synthetic_pool(n, 1);
     write_pool(dir, &examples, &outputs)?;
     let k = (n / 100).max(1);
     let mut secs = [0.0; 2];
@@ -119,7 +89,7 @@ mod tests {
             .chunks(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        let (examples, outputs) = pool(200);
+        let (examples, outputs) = synthetic_pool(200, 1);
         assert_eq!(first, outputs.embeddings["e0"]);
         let json: serde_json::Value =
             serde_json::from_str(&fs_err::read_to_string(dir.path().join("pool.json"))?)?;

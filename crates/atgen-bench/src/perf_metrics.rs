@@ -4,13 +4,10 @@
 //! `BENCH_NONNEG=1` and `dense_max = n`).
 
 use crate::{BenchError, Result};
-use atgen_core::Example;
 use atgen_metrics::bleu::{corpus_bleu, sentence_bleu, BleuConfig};
 use atgen_metrics::rouge::RougeScorer;
-use atgen_strategies::testing::{context, FakeOutputs};
+use atgen_strategies::testing::{context, synthetic_pool};
 use atgen_strategies::{build_with, Scorers, StrategyConfig};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::path::Path;
 use std::time::Instant;
@@ -92,19 +89,12 @@ pub fn time(path: &Path, n: usize, repeats: usize) -> Result<([f64; 3], String)>
 /// Seconds to select 1% of `n` seeded non-negative unit vectors (dimension 384) with
 /// exact facility location.
 pub fn facility_location_seconds(n: usize) -> Result<f64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(42);
-    let mut outputs = FakeOutputs::default();
-    let mut examples = Vec::with_capacity(n);
-    for i in 0..n {
-        let id = format!("e{i}");
-        examples.push(Example::new(id.clone(), format!("text {i}")));
-        let mut v: Vec<f32> = (0..384)
-            .map(|_| (rng.random::<f32>() - 0.5).abs())
-            .collect();
-        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.iter_mut().for_each(|x| *x /= norm);
-        outputs.embeddings.insert(id, v);
-    }
+    // The `bench_strategies` pool with `BENCH_NONNEG=1`: |x| keeps a unit vector's norm.
+    let (examples, mut outputs) = synthetic_pool(n, 1);
+    outputs
+        .embeddings
+        .values_mut()
+        .for_each(|v| v.iter_mut().for_each(|x| *x = x.abs()));
     let cfg: StrategyConfig =
         serde_json::from_value(serde_json::json!({"type": "facility_location", "dense_max": n}))
             .map_err(|e| BenchError::Invalid(format!("facility_location config: {e}")))?;

@@ -13,15 +13,11 @@
 //! the selection logic alone. Prints one line per strategy and size: wall
 //! time and peak resident memory so far (from /proc/self/status).
 
-use atgen_core::{Example, Generation};
-use atgen_strategies::testing::{context, scorers, FakeOutputs, ALL_STRATEGIES};
+use atgen_core::Example;
+use atgen_strategies::testing::{context, scorers, synthetic_pool, ALL_STRATEGIES};
 use atgen_strategies::{build_with, DifficultyJudge, PairScorer, StrategyConfig};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 use std::time::Instant;
-
-const DIM: usize = 384;
 
 struct Len;
 impl DifficultyJudge for Len {
@@ -43,38 +39,6 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn pool(n: usize, with_samples: bool) -> (Vec<Example>, FakeOutputs) {
-    let mut rng = ChaCha8Rng::seed_from_u64(42);
-    let word = |rng: &mut ChaCha8Rng| format!("w{}", rng.random_range(0..2000));
-    let mut out = FakeOutputs::default();
-    let mut examples = Vec::with_capacity(n);
-    for i in 0..n {
-        let id = format!("e{i}");
-        let input: Vec<String> = (0..12).map(|_| word(&mut rng)).collect();
-        examples.push(Example::new(id.clone(), input.join(" ")));
-        let mut v: Vec<f32> = (0..DIM).map(|_| rng.random::<f32>() - 0.5).collect();
-        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.iter_mut().for_each(|x| *x /= norm);
-        out.embeddings.insert(id.clone(), v);
-        let samples = if with_samples { 10 } else { 1 };
-        let gens: Vec<Generation> = (0..samples)
-            .map(|_| {
-                let toks: Vec<String> = (0..8)
-                    .map(|_| format!("w{}", rng.random_range(0..30)))
-                    .collect();
-                Generation {
-                    text: toks.join(" "),
-                    token_ids: (0..8).collect(),
-                    logprobs: (0..8).map(|_| -rng.random::<f32>() * 3.0).collect(),
-                    entropies: (0..8).map(|_| rng.random::<f32>() * 4.0).collect(),
-                }
-            })
-            .collect();
-        out.generations.insert(id, gens);
-    }
-    (examples, out)
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let sizes: Vec<usize> = args
@@ -94,7 +58,7 @@ fn main() {
     let nonneg = std::env::var("BENCH_NONNEG").is_ok();
     for &n in &sizes {
         let needs_samples = only.iter().any(|s| s == "bleuvar" || s == "dual");
-        let (examples, mut outputs) = pool(n, needs_samples);
+        let (examples, mut outputs) = synthetic_pool(n, if needs_samples { 10 } else { 1 });
         if nonneg {
             // Non-negative unit vectors (the comparison with apricot needs cosine >= 0).
             outputs

@@ -112,6 +112,49 @@ pub fn pool(n: usize) -> Vec<Example> {
         .collect()
 }
 
+/// Embedding dimension of [`synthetic_pool`].
+pub const SYNTHETIC_DIM: usize = 384;
+
+/// The seeded benchmark pool of `n` examples: inputs of 12 words from a
+/// 2,000-word vocabulary, unit embeddings of dimension [`SYNTHETIC_DIM`], and
+/// `samples` generations of 8 tokens each with random log-probs and entropies
+/// (the first is the greedy one). The draw order is fixed, so the same `n`
+/// gives the same pool in every benchmark that uses it.
+pub fn synthetic_pool(n: usize, samples: usize) -> (Vec<Example>, FakeOutputs) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(42);
+    let mut out = FakeOutputs::default();
+    let mut examples = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = format!("e{i}");
+        let input: Vec<String> = (0..12)
+            .map(|_| format!("w{}", rng.random_range(0..2000)))
+            .collect();
+        examples.push(Example::new(id.clone(), input.join(" ")));
+        let mut v: Vec<f32> = (0..SYNTHETIC_DIM)
+            .map(|_| rng.random::<f32>() - 0.5)
+            .collect();
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|x| *x /= norm);
+        out.embeddings.insert(id.clone(), v);
+        let gens: Vec<Generation> = (0..samples)
+            .map(|_| {
+                let toks: Vec<String> = (0..8)
+                    .map(|_| format!("w{}", rng.random_range(0..30)))
+                    .collect();
+                Generation {
+                    text: toks.join(" "),
+                    token_ids: (0..8).collect(),
+                    logprobs: (0..8).map(|_| -rng.random::<f32>() * 3.0).collect(),
+                    entropies: (0..8).map(|_| rng.random::<f32>() * 4.0).collect(),
+                }
+            })
+            .collect();
+        out.generations.insert(id, gens);
+    }
+    (examples, out)
+}
+
 /// A selection context at iteration 0 over hand-made outputs (or none).
 pub fn context<'a>(
     unlabeled: &'a [Example],
