@@ -449,18 +449,7 @@ fn generation_can_run_on_an_openai_compatible_server_that_loads_each_rounds_adap
     // API returns; entropies are top-k approximations) and the same predictions.
     let (l, r) = (&ws.run_dirs("local")[0], &ws.run_dirs("remote")[0]);
     assert_eq!(labeled_ids(l), labeled_ids(r));
-    let preds = |d: &std::path::Path| -> Vec<String> {
-        std::fs::read_to_string(d.join("iter_001").join("generations.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l)
-                    .map(|v| v["prediction"].to_string())
-                    .unwrap_or_default()
-            })
-            .collect()
-    };
-    assert_eq!(preds(l), preds(r));
+    assert_eq!(predictions(l, 1), predictions(r, 1));
     Ok(())
 }
 
@@ -499,18 +488,7 @@ fn dora_with_remote_inference_is_merged_first_and_swapped_into_the_server() -> T
     // The merged model behind the API behaves as the DoRA model in process.
     let l = &ws.run_dirs("local")[0];
     assert_eq!(labeled_ids(l), labeled_ids(r));
-    let preds = |d: &std::path::Path| -> Vec<String> {
-        std::fs::read_to_string(d.join("iter_001").join("generations.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l)
-                    .map(|v| v["prediction"].to_string())
-                    .unwrap_or_default()
-            })
-            .collect()
-    };
-    assert_eq!(preds(l), preds(r));
+    assert_eq!(predictions(l, 1), predictions(r, 1));
     Ok(())
 }
 

@@ -128,6 +128,22 @@ pub fn labeled_ids(run: &Path) -> Vec<String> {
     out
 }
 
+/// The predictions of one round's `generations.jsonl`, in order (empty when the file is missing).
+pub fn predictions(run: &Path, round: usize) -> Vec<String> {
+    std::fs::read_to_string(
+        run.join(format!("iter_{round:03}"))
+            .join("generations.jsonl"),
+    )
+    .unwrap_or_default()
+    .lines()
+    .map(|l| {
+        serde_json::from_str::<serde_json::Value>(l)
+            .map(|v| v["prediction"].to_string())
+            .unwrap_or_default()
+    })
+    .collect()
+}
+
 /// `atgen serve-model` on a free port; the child and its `http://127.0.0.1:<port>/v1`.
 /// The server is killed when the returned guard drops.
 pub struct ServeModel {

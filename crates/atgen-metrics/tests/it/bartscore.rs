@@ -5,26 +5,23 @@ use atgen_core::Metric;
 use atgen_metrics::bartscore::{BartScore, BartScoreConfig, MultiRef};
 use std::path::PathBuf;
 
-// Python: mean over target tokens of log_softmax(model(prompt + target))[pos, token], prompt = x + "\n\n"
-#[test]
-fn bartscore_matches_transformers_log_likelihoods() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let cases: Vec<serde_json::Value> = serde_json::from_str(
-        &std::fs::read_to_string(root.join("tests/fixtures/bartscore_golden.json"))
-            .expect("fixture"),
-    )
-    .expect("json");
-    let metric = BartScore::new(BartScoreConfig {
-        model: root.join("../atgen-models/tests/fixtures/models/qwen3"),
-        prompt_template: "{text}\n\n".into(),
-        batch_size: 4,
-        max_length: 1024,
-        multi_ref: MultiRef::Max,
-    })
-    .expect("scorer");
+/// A golden fixture's cases with their predictions, references and sources.
+type Golden = (
+    Vec<serde_json::Value>,
+    Vec<String>,
+    Vec<Vec<String>>,
+    Vec<String>,
+);
+
+fn golden(file: &str) -> Golden {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(file);
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
     let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    let preds: Vec<String> = cases.iter().map(|c| s(&c["prediction"])).collect();
-    let refs: Vec<Vec<String>> = cases
+    let preds = cases.iter().map(|c| s(&c["prediction"])).collect();
+    let refs = cases
         .iter()
         .map(|c| {
             c["references"]
@@ -35,7 +32,23 @@ fn bartscore_matches_transformers_log_likelihoods() {
                 .collect()
         })
         .collect();
-    let sources: Vec<String> = cases.iter().map(|c| s(&c["source"])).collect();
+    let sources = cases.iter().map(|c| s(&c["source"])).collect();
+    (cases, preds, refs, sources)
+}
+
+// Python: mean over target tokens of log_softmax(model(prompt + target))[pos, token], prompt = x + "\n\n"
+#[test]
+fn bartscore_matches_transformers_log_likelihoods() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let (cases, preds, refs, sources) = golden("bartscore_golden.json");
+    let metric = BartScore::new(BartScoreConfig {
+        model: root.join("../atgen-models/tests/fixtures/models/qwen3"),
+        prompt_template: "{text}\n\n".into(),
+        batch_size: 4,
+        max_length: 1024,
+        multi_ref: MultiRef::Max,
+    })
+    .expect("scorer");
     let values = metric.compute(&preds, &refs, &sources).expect("compute");
     for (name, key) in [
         ("bartscore_precision", "precision"),
@@ -75,26 +88,7 @@ fn bart_config(multi_ref: MultiRef, batch_size: usize) -> BartScoreConfig {
 // references with max or mean as multi_ref_score does.
 #[test]
 fn bartscore_with_bart_matches_the_original_scorer() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let cases: Vec<serde_json::Value> = serde_json::from_str(
-        &std::fs::read_to_string(root.join("tests/fixtures/bartscore_seq2seq_golden.json"))
-            .expect("fixture"),
-    )
-    .expect("json");
-    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    let preds: Vec<String> = cases.iter().map(|c| s(&c["prediction"])).collect();
-    let sources: Vec<String> = cases.iter().map(|c| s(&c["source"])).collect();
-    let refs: Vec<Vec<String>> = cases
-        .iter()
-        .map(|c| {
-            c["references"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(s)
-                .collect()
-        })
-        .collect();
+    let (cases, preds, refs, sources) = golden("bartscore_seq2seq_golden.json");
     for (agg, multi_ref, batch) in [("max", MultiRef::Max, 3), ("mean", MultiRef::Mean, 1)] {
         let metric = BartScore::new(bart_config(multi_ref, batch)).expect("scorer");
         let values = metric.compute(&preds, &refs, &sources).expect("compute");
