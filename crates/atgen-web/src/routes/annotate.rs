@@ -100,6 +100,31 @@ fn field<'a>(f: &'a HashMap<String, String>, k: &str) -> Result<&'a str> {
         .ok_or_else(|| WebError::invalid(k, "required"))
 }
 
+/// Longest annotation or draft accepted, in bytes.
+const MAX_TEXT: usize = 100_000;
+
+fn check_length(k: &str, text: &str) -> Result<()> {
+    if text.len() > MAX_TEXT {
+        return Err(WebError::invalid(k, "at most 100,000 characters"));
+    }
+    Ok(())
+}
+
+/// Back to the annotate page, with a notice when one is given.
+fn to_annotate(id: i64, notice: Option<&str>) -> Response {
+    let query = notice.map_or(String::new(), |n| format!("?notice={n}"));
+    Redirect::to(&format!("/runs/{id}/annotate{query}")).into_response()
+}
+
+/// `Ok(false)` when the change came too late: the text's label is already final.
+fn unless_final(r: Result<()>) -> Result<bool> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(WebError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 pub async fn submit(
     State(app): State<AppState>,
     Extension(s): Extension<Session>,
@@ -115,24 +140,20 @@ pub async fn submit(
             "an empty annotation cannot be submitted (skip the text instead)",
         ));
     }
-    if label.len() > 100_000 {
-        return Err(WebError::invalid("label", "at most 100,000 characters"));
-    }
-    if !run.is_unfinished() {
-        return Ok(Redirect::to(&format!("/runs/{id}/annotate?notice=final")).into_response());
-    }
-    match app
-        .db
-        .submit(id, item, &s.annotator, &label.replace("\r\n", "\n"), now())
+    check_length("label", label)?;
+    if !run.is_unfinished()
+        || !unless_final(app.db.submit(
+            id,
+            item,
+            &s.annotator,
+            &label.replace("\r\n", "\n"),
+            now(),
+        ))?
     {
-        Ok(()) => {}
-        Err(WebError::Conflict(_)) => {
-            return Ok(Redirect::to(&format!("/runs/{id}/annotate?notice=final")).into_response())
-        }
-        Err(e) => return Err(e),
+        return Ok(to_annotate(id, Some("final")));
     }
     publish_queue(&app, id, run.overlap);
-    Ok(Redirect::to(&format!("/runs/{id}/annotate")).into_response())
+    Ok(to_annotate(id, None))
 }
 
 /// The run's owner picks which annotation of a text becomes its label.
@@ -156,14 +177,12 @@ pub async fn pick(
     let annotation: i64 = field(&f, "annotation")?
         .parse()
         .map_err(|_| WebError::invalid("annotation", "an annotation id"))?;
-    match app.db.pick(id, item, annotation) {
-        Ok(()) => {}
-        Err(WebError::Conflict(_)) => {
-            return Ok(Redirect::to(&format!("/runs/{id}/annotate?notice=final")).into_response())
-        }
-        Err(e) => return Err(e),
-    }
-    Ok(Redirect::to(&format!("/runs/{id}/annotate?notice=picked")).into_response())
+    let notice = if unless_final(app.db.pick(id, item, annotation))? {
+        "picked"
+    } else {
+        "final"
+    };
+    Ok(to_annotate(id, Some(notice)))
 }
 
 pub async fn skip(
@@ -176,7 +195,7 @@ pub async fn skip(
     let item = field(&f, "item")?;
     app.db.queue_item(id, item)?;
     app.db.skip(id, item, &s.annotator, now())?;
-    Ok(Redirect::to(&format!("/runs/{id}/annotate?notice=skipped")).into_response())
+    Ok(to_annotate(id, Some("skipped")))
 }
 
 pub async fn undo(
@@ -210,9 +229,7 @@ pub async fn draft(
     let item = field(&f, "item")?;
     app.db.queue_item(id, item)?;
     let text = f.get("text").map_or("", String::as_str);
-    if text.len() > 100_000 {
-        return Err(WebError::invalid("text", "at most 100,000 characters"));
-    }
+    check_length("text", text)?;
     app.db.save_draft(id, item, &s.annotator, text, now())?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
