@@ -24,7 +24,7 @@
 use crate::{EngineError, Result};
 use atgen_config::{LabellerConfig, LabellerKind, Mapping, Secret};
 use atgen_core::{Generation, GenerationParams};
-use atgen_labellers::http::{backoff, Attempt, Transport};
+use atgen_labellers::http::{Attempt, Transport};
 use atgen_labellers::settings::ApiSettings;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -87,15 +87,7 @@ impl RemoteGenerator {
                     ..
                 } => {
                     last = reason;
-                    if attempt < s.max_retries {
-                        std::thread::sleep(backoff(
-                            attempt,
-                            retry_after,
-                            s.backoff_base,
-                            s.backoff_max,
-                            s.max_retry_after,
-                        ));
-                    }
+                    s.wait_before_retry(attempt, retry_after);
                 }
                 Attempt::Rejected { status, message } => {
                     return Err(EngineError::Invalid(format!(

@@ -7,7 +7,7 @@ use crate::budget::{estimate_prompt_tokens, Budget};
 use crate::cache::ResponseCache;
 use crate::clean::clean_label;
 use crate::error::{LabellerError, Result};
-use crate::http::{backoff, Attempt, Transport};
+use crate::http::{Attempt, Transport};
 use crate::provider::{parse, prepare, ChatMessage, Prepared, Reply, TokenLogprob};
 use crate::settings::ApiSettings;
 use atgen_core::{Example, LabelOutcome, Labeller};
@@ -311,15 +311,7 @@ impl ApiLabeller {
                     });
                 }
             };
-            if attempt < s.max_retries {
-                std::thread::sleep(backoff(
-                    attempt,
-                    retry_after,
-                    s.backoff_base,
-                    s.backoff_max,
-                    s.max_retry_after,
-                ));
-            }
+            s.wait_before_retry(attempt, retry_after);
         }
         self.add_unreported(charged);
         Err(LabellerError::RetriesExhausted {

@@ -14,7 +14,7 @@ use crate::api::{no_label, outcome, ApiLabeller, Job};
 use crate::budget::Reservation;
 use crate::budget::BUDGET_NOTE_PREFIX;
 use crate::error::{LabellerError, Result};
-use crate::http::{backoff, Attempt};
+use crate::http::Attempt;
 use crate::provider::{error_message, parse, Reply};
 use crate::settings::Provider;
 use crate::wire::{anthropic_batch as ab, openai, openai_batch as ob};
@@ -169,15 +169,7 @@ impl ApiLabeller {
                     message,
                 } => return Err(LabellerError::parameter("base_url", message)),
             };
-            if attempt < s.max_retries {
-                std::thread::sleep(backoff(
-                    attempt,
-                    retry_after,
-                    s.backoff_base,
-                    s.backoff_max,
-                    s.max_retry_after,
-                ));
-            }
+            s.wait_before_retry(attempt, retry_after);
         }
         Err(LabellerError::RetriesExhausted {
             provider,

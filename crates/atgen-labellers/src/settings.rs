@@ -169,6 +169,20 @@ fn seconds(key: &str, v: f64) -> Result<Duration> {
 }
 
 impl ApiSettings {
+    /// Sleeps before retry number `attempt + 1`, unless `attempt` was the last one allowed:
+    /// the server's `Retry-After` (capped) or exponential backoff with jitter.
+    pub fn wait_before_retry(&self, attempt: u32, retry_after: Option<Duration>) {
+        if attempt < self.max_retries {
+            std::thread::sleep(crate::http::backoff(
+                attempt,
+                retry_after,
+                self.backoff_base,
+                self.backoff_max,
+                self.max_retry_after,
+            ));
+        }
+    }
+
     /// Reads `cfg`; `env` looks up environment variables (the API key); a
     /// relative `cache_path` is taken under `default_cache_dir`, which is also
     /// where the cache goes when none is named.
