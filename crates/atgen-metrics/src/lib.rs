@@ -76,6 +76,7 @@ mod pytext;
 pub mod registry;
 pub mod rouge;
 mod rouge_lcs;
+pub mod speed;
 
 pub use error::{MetricsError, Result};
 pub use eval::{eval_file, evaluate, read_jsonl, EvalRecord, EvalReport};
