@@ -16,6 +16,13 @@
 //!   lower index, which is what apricot's naive greedy picks) or stochastic
 //!   greedy (each step maximises over `⌈n/k · ln(1/ε)⌉` random candidates).
 //!   Reported score = marginal gain at the time of the pick.
+//! * Reference: submodlib 0.0.3 (`FacilityLocationFunction`, cosine; dense,
+//!   sparse with `num_neighbors`, and `FacilityLocationConditionalGainFunction`
+//!   with `privacyHardness = 1` for labeled rows): equal picks and gains
+//!   (tests/it/submodlib.rs, fixture from scripts/fixtures/submodlib_golden.py).
+//!   Deliberate differences: ties go to the lower index (submodlib: hash-set
+//!   order or the larger index), and our k-NN graph is approximate where
+//!   submodlib's sparse kernel is exact but costs `O(n² d)` to build.
 //! * Needs a model: no (embeddings only). Cold start: itself.
 
 use crate::common::{query_embeddings, ranked_ids};

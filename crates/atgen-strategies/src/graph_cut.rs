@@ -14,6 +14,12 @@
 //! * Scale: on unit vectors both sums are linear, `Σ_V s(i, j) = e_j · Σ_V e_i`
 //!   and `Σ_S s(i, j) = e_j · Σ_S e_i`, so each step is one mat-vec: exact
 //!   greedy in `O(k n d)` time and `O(n d)` memory, no similarity matrix.
+//! * Reference: submodlib 0.0.3 `GraphCutFunction(mode="dense")` and, with
+//!   labeled rows, `GraphCutConditionalGainFunction(privacyHardness = 1)`,
+//!   whose gain is the one above: equal picks and gains
+//!   (tests/it/submodlib.rs). We have no sparse mode: the exact function is
+//!   already linear in `n`, so submodlib's k-NN-truncated graph cut (a
+//!   different function) is only a speed reference.
 //! * Needs a model: no (embeddings only). Cold start: itself.
 
 use crate::common::{query_embeddings, ranked_ids};

@@ -4,3 +4,4 @@
 mod configs;
 mod parity;
 mod robustness;
+mod submodlib;

@@ -18,7 +18,7 @@ fn golden() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json")
 }
 
-fn f64s(v: &Value) -> Vec<f64> {
+pub(crate) fn f64s(v: &Value) -> Vec<f64> {
     v.as_array()
         .expect("array")
         .iter()
@@ -26,7 +26,7 @@ fn f64s(v: &Value) -> Vec<f64> {
         .collect()
 }
 
-fn usizes(v: &Value) -> Vec<usize> {
+pub(crate) fn usizes(v: &Value) -> Vec<usize> {
     v.as_array()
         .expect("array")
         .iter()
@@ -42,7 +42,7 @@ fn strings(v: &Value) -> Vec<String> {
         .collect()
 }
 
-fn matrix(v: &Value) -> Matrix {
+pub(crate) fn matrix(v: &Value) -> Matrix {
     let rows: Vec<Vec<f32>> = v
         .as_array()
         .expect("rows")
@@ -61,7 +61,7 @@ fn gen_from_logprobs(lp: &[f64]) -> Generation {
     }
 }
 
-fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
+pub(crate) fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         assert!((g - w).abs() <= tol, "{what}[{i}]: got {g}, want {w}");
