@@ -10,9 +10,13 @@
 //!    token never leaves the hub's host) into `blobs/<etag>`, linked from
 //!    `snapshots/<commit>/<path>`; `refs/<revision>` records the commit.
 //!
-//! A connection cut mid-body is resumed from the bytes already in the temporary file with
+//! A file is written to `blobs/<blob>.incomplete` (huggingface_hub's name) while holding
+//! `<cache>/.locks/<repo dir>/<blob>.lock` (an OS file lock, released if the process dies), so
+//! two processes never write one blob at once. A connection cut mid-body, or a partial file
+//! left by an earlier process that was killed, is resumed from the bytes already there with
 //! `Range: bytes=<n>-` (a server that ignores the range and answers `200` sends the whole file
-//! again, which replaces the partial one); the sha256 is checked over the whole file either way.
+//! again, which replaces the partial one). Size and sha256 are checked over the whole file; a
+//! resumed file that fails the check is discarded and downloaded once more from byte 0.
 //!
 //! Requests are retried with backoff on 429, 5xx and network errors (honouring `Retry-After`);
 //! 401/403/404 become typed errors that say what to do. The token is sent only as a header and
@@ -319,52 +323,37 @@ impl<'a> Client<'a> {
                 commit,
                 quote(&sib.rfilename, true)
             );
-            let resp = self.get(&url, repo, commit, None)?;
-            let size = sib
-                .lfs
-                .as_ref()
-                .and_then(|l| l.size)
-                .or(sib.size)
-                .or_else(|| resp.header("content-length").and_then(|v| v.parse().ok()));
-            let name = etag
-                .clone()
-                .or_else(|| header_etag(&resp))
-                .ok_or_else(|| fail("the hub gave no blob id or ETag".into()))?;
-            std::fs::create_dir_all(&blobs).map_err(|e| fail(e.to_string()))?;
-            // A name of our own, so concurrent downloads of one blob never share a file; the
-            // rename into place is atomic and either copy is the same bytes.
-            static DOWNLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = DOWNLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let partial = blobs.join(format!("{name}.{}-{n}.incomplete", std::process::id()));
-            let bar = crate::progress::bytes_bar(size, &sib.rfilename);
-            let written = self.receive(resp, &url, repo, commit, size, &partial, &bar);
-            bar.finish_and_clear();
-            let written = match written {
-                Ok(w) => w,
-                Err(e) => {
-                    let _ = std::fs::remove_file(&partial);
-                    return Err(match e {
-                        Received::Io(e) => fail(e.to_string()),
-                        Received::Hub(e) => e,
-                    });
+            let listed_size = sib.lfs.as_ref().and_then(|l| l.size).or(sib.size);
+            // The blob's name: from the listing, else from the answer's ETag (that answer
+            // is then the first one the download reads, unless a partial file is resumed).
+            let (name, first) = match etag.clone() {
+                Some(e) => (e, None),
+                None => {
+                    let resp = self.get(&url, repo, commit, None)?;
+                    let e = header_etag(&resp)
+                        .ok_or_else(|| fail("the hub gave no blob id or ETag".into()))?;
+                    (e, Some(resp))
                 }
             };
-            if let Some(n) = size {
-                if written.0 != n {
-                    let _ = std::fs::remove_file(&partial);
-                    return Err(fail(format!("got {} bytes, expected {n}", written.0)));
+            std::fs::create_dir_all(&blobs).map_err(|e| fail(e.to_string()))?;
+            // One writer per blob, across processes (huggingface_hub's lock file, so the
+            // two wait for each other too); the lock goes with the process if it dies.
+            let _lock = lock_blob(root, &name).map_err(|e| fail(e.to_string()))?;
+            if !blobs.join(&name).is_file() {
+                let partial = blobs.join(format!("{name}.incomplete"));
+                let want = Want {
+                    size: listed_size,
+                    sha256: sha256.as_deref(),
+                };
+                let got = self.fetch_blob(&url, repo, commit, first, &partial, want, sib);
+                match got {
+                    Ok(()) => std::fs::rename(&partial, blobs.join(&name))
+                        .map_err(|e| fail(e.to_string()))?,
+                    Err(Fetched::Io(e)) => return Err(fail(e.to_string())),
+                    Err(Fetched::Hub(e)) => return Err(e),
+                    Err(Fetched::Mismatch(m)) => return Err(fail(m)),
                 }
             }
-            if let Some(want) = &sha256 {
-                if !written.1.eq_ignore_ascii_case(want) {
-                    let _ = std::fs::remove_file(&partial);
-                    return Err(fail(format!(
-                        "sha256 {} does not match the hub's {want}",
-                        written.1
-                    )));
-                }
-            }
-            std::fs::rename(&partial, blobs.join(&name)).map_err(|e| fail(e.to_string()))?;
             etag = Some(name);
         }
         let blob = blobs.join(etag.unwrap_or_default());
@@ -375,35 +364,151 @@ impl<'a> Client<'a> {
     }
 }
 
-/// Why a body could not be received.
-enum Received {
-    /// Writing the file failed, or the connection kept being cut.
+/// Why a blob could not be fetched.
+enum Fetched {
+    /// Writing the file failed, or the connection kept being cut (the partial file stays,
+    /// for the next run to resume).
     Io(std::io::Error),
-    /// A resumed request failed.
+    /// A request failed.
     Hub(DataError),
+    /// The whole file has the wrong size or sha256 (the partial file is removed).
+    Mismatch(String),
+}
+
+/// What the hub says the file is.
+#[derive(Clone, Copy)]
+struct Want<'a> {
+    size: Option<u64>,
+    sha256: Option<&'a str>,
+}
+
+impl Want<'_> {
+    /// Why `(bytes, sha256)` is not the file, if it is not.
+    fn mismatch(&self, got: &(u64, String)) -> Option<String> {
+        if let Some(n) = self.size.filter(|&n| n != got.0) {
+            return Some(format!("got {} bytes, expected {n}", got.0));
+        }
+        self.sha256
+            .filter(|w| !got.1.eq_ignore_ascii_case(w))
+            .map(|w| format!("sha256 {} does not match the hub's {w}", got.1))
+    }
+}
+
+/// Holds `<cache>/.locks/<repo dir>/<blob>.lock` exclusively until dropped, waiting for
+/// another holder (the path `huggingface_hub` locks).
+fn lock_blob(root: &Path, name: &str) -> std::io::Result<std::fs::File> {
+    use fs2::FileExt;
+    let repo_dir = root.file_name().unwrap_or_default();
+    let dir = root.parent().unwrap_or(root).join(".locks").join(repo_dir);
+    std::fs::create_dir_all(&dir)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(format!("{name}.lock")))?;
+    file.lock_exclusive()?;
+    Ok(file)
 }
 
 impl Client<'_> {
-    /// Streams a file's body into `partial`, returning its byte count and hex sha256. A
-    /// connection cut before `size` bytes (or mid-body) is resumed from the bytes already
-    /// written with `Range: bytes=<n>-`; a server that answers anything but `206` from offset
-    /// `n` (it ignored the range) sends the whole file again, which replaces the partial one.
+    /// Brings `partial` to the whole, verified file: resumes what an earlier process left in
+    /// it (`Range: bytes=<len>-`), and when a resumed file does not verify, discards it and
+    /// downloads once more from byte 0. `first` is an answer already received for the whole
+    /// file, if any.
+    #[allow(clippy::too_many_arguments)]
+    fn fetch_blob(
+        &self,
+        url: &str,
+        repo: &str,
+        commit: &str,
+        first: Option<ureq::Response>,
+        partial: &Path,
+        want: Want<'_>,
+        sib: &Sibling,
+    ) -> std::result::Result<(), Fetched> {
+        let leftover = std::fs::metadata(partial).map_or(0, |m| m.len());
+        let resumed = leftover > 0;
+        let bar = crate::progress::bytes_bar(want.size, &sib.rfilename);
+        let got = self.receive(first, url, repo, commit, want.size, partial, &bar);
+        let got = match got {
+            Ok(g) => match want.mismatch(&g) {
+                None => Ok(()),
+                Some(why) if resumed => {
+                    // The leftover was not a prefix of this file: start over once.
+                    std::fs::remove_file(partial).map_err(Fetched::Io)?;
+                    bar.set_position(0);
+                    let again = self.receive(None, url, repo, commit, want.size, partial, &bar);
+                    match again {
+                        Ok(g) => want.mismatch(&g).map_or(Ok(()), |w| {
+                            Err(Fetched::Mismatch(format!(
+                                "{w} (a partial file before: {why})"
+                            )))
+                        }),
+                        Err(e) => Err(e),
+                    }
+                }
+                Some(why) => Err(Fetched::Mismatch(why)),
+            },
+            Err(e) => Err(e),
+        };
+        bar.finish_and_clear();
+        if matches!(got, Err(Fetched::Mismatch(_))) {
+            let _ = std::fs::remove_file(partial);
+        }
+        got
+    }
+
+    /// Streams a file's body into `partial` after the bytes already there, returning the
+    /// whole file's byte count and hex sha256. Bytes already there are asked for no more
+    /// (`Range: bytes=<n>-`), also when the connection is cut mid-body; a server that
+    /// answers anything but `206` from offset `n` (it ignored the range) sends the whole
+    /// file again, which replaces the partial one.
     #[allow(clippy::too_many_arguments)]
     fn receive(
         &self,
-        mut resp: ureq::Response,
+        first: Option<ureq::Response>,
         url: &str,
         repo: &str,
         commit: &str,
         size: Option<u64>,
         partial: &Path,
         bar: &indicatif::ProgressBar,
-    ) -> std::result::Result<(u64, String), Received> {
-        let mut file =
-            std::io::BufWriter::new(std::fs::File::create(partial).map_err(Received::Io)?);
+    ) -> std::result::Result<(u64, String), Fetched> {
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(partial)
+            .map_err(Fetched::Io)?;
         let mut hasher = sha2::Sha256::new();
         let mut total = 0u64;
+        if size.is_some_and(|n| f.metadata().map_or(0, |m| m.len()) > n) {
+            f.set_len(0).map_err(Fetched::Io)?;
+        }
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    hasher.update(&buf[..n]);
+                    total += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Fetched::Io(e)),
+            }
+        }
+        bar.set_position(total);
+        let mut file = std::io::BufWriter::new(f);
+        if size.is_some_and(|n| n == total) && total > 0 {
+            // Complete already (killed before the rename): nothing to ask for.
+            return Ok((total, hex(hasher)));
+        }
         let mut cuts = 0u32;
+        let mut resp = match first {
+            Some(r) if total == 0 => r,
+            _ => self.resume_at(url, repo, commit, total, &mut file, &mut hasher, &mut total)?,
+        };
         loop {
             let cut = match append(resp.into_reader(), &mut file, &mut hasher, &mut total, bar) {
                 Ok(()) if size.is_none_or(|n| total >= n) => break,
@@ -411,42 +516,68 @@ impl Client<'_> {
                     std::io::ErrorKind::UnexpectedEof,
                     format!("connection closed after {total} bytes"),
                 ),
-                Err(Appended::Write(e)) => return Err(Received::Io(e)),
+                Err(Appended::Write(e)) => return Err(Fetched::Io(e)),
                 Err(Appended::Read(e)) => e,
             };
             cuts += 1;
             if cuts >= self.attempts {
-                return Err(Received::Io(std::io::Error::new(
+                return Err(Fetched::Io(std::io::Error::new(
                     cut.kind(),
                     format!("download cut {cuts} times, last: {cut}"),
                 )));
             }
             std::thread::sleep(self.base_delay * 2u32.pow(cuts - 1));
-            resp = self
-                .get(url, repo, commit, Some(total))
-                .map_err(Received::Hub)?;
-            if resp.status() != 206 || content_range_start(&resp) != Some(total) {
-                // The range was ignored: this answer is the whole file from byte 0.
-                file.flush().map_err(Received::Io)?;
-                let f = file.get_mut();
-                f.set_len(0).map_err(Received::Io)?;
-                f.seek(std::io::SeekFrom::Start(0)).map_err(Received::Io)?;
-                hasher = sha2::Sha256::new();
-                total = 0;
-                if resp.status() == 206 {
-                    // A range, but not ours: ask again for everything.
-                    resp = self.get(url, repo, commit, None).map_err(Received::Hub)?;
-                }
-            }
+            let from = total;
+            resp = self.resume_at(url, repo, commit, from, &mut file, &mut hasher, &mut total)?;
         }
-        file.flush().map_err(Received::Io)?;
-        let hex = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Ok((total, hex))
+        file.flush().map_err(Fetched::Io)?;
+        Ok((total, hex(hasher)))
     }
+
+    /// An answer continuing the file at byte `from` (`Range: bytes=<from>-`, none at 0).
+    /// When the server sends the whole file instead, the partial file, hash and count are
+    /// reset to match.
+    #[allow(clippy::too_many_arguments)]
+    fn resume_at(
+        &self,
+        url: &str,
+        repo: &str,
+        commit: &str,
+        from: u64,
+        file: &mut std::io::BufWriter<std::fs::File>,
+        hasher: &mut sha2::Sha256,
+        total: &mut u64,
+    ) -> std::result::Result<ureq::Response, Fetched> {
+        if from == 0 {
+            return self.get(url, repo, commit, None).map_err(Fetched::Hub);
+        }
+        let resp = self
+            .get(url, repo, commit, Some(from))
+            .map_err(Fetched::Hub)?;
+        if resp.status() == 206 && content_range_start(&resp) == Some(from) {
+            return Ok(resp);
+        }
+        // The range was ignored: this answer is the whole file from byte 0.
+        file.flush().map_err(Fetched::Io)?;
+        let f = file.get_mut();
+        f.set_len(0).map_err(Fetched::Io)?;
+        f.seek(std::io::SeekFrom::Start(0)).map_err(Fetched::Io)?;
+        *hasher = sha2::Sha256::new();
+        *total = 0;
+        if resp.status() == 206 {
+            // A range, but not ours: ask again for everything.
+            return self.get(url, repo, commit, None).map_err(Fetched::Hub);
+        }
+        Ok(resp)
+    }
+}
+
+fn hex(hasher: sha2::Sha256) -> String {
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The first byte of a `Content-Range: bytes <first>-<last>/<size>` answer.

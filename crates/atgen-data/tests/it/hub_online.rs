@@ -549,16 +549,17 @@ fn hub_failures_are_typed_errors_that_say_what_to_do() {
     assert!(e.to_string().contains("sha256"), "{e}");
 }
 
-/// A CDN on 127.0.0.1 whose first answer is cut: it promises the whole body, sends `cut_at`
-/// bytes and closes the connection. Later requests get `206` with the asked range when
-/// `honour_range`, else the whole body with `200` (a server that ignores `Range`).
+/// A CDN on 127.0.0.1 whose first answer is cut when `cut_at` is given: it promises the whole
+/// body, sends `cut_at` bytes and closes the connection. Other requests get `206` with the
+/// asked range when `honour_range`, else the whole body with `200` (a server that ignores
+/// `Range`).
 struct FlakyCdn {
     url: String,
     /// The `Range` header of each request, in order.
     ranges: Arc<Mutex<Vec<Option<String>>>>,
 }
 
-fn flaky_cdn(body: Vec<u8>, cut_at: usize, honour_range: bool) -> FlakyCdn {
+fn flaky_cdn(body: Vec<u8>, cut_at: Option<usize>, honour_range: bool) -> FlakyCdn {
     use std::io::{BufRead, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -586,7 +587,7 @@ fn flaky_cdn(body: Vec<u8>, cut_at: usize, honour_range: bool) -> FlakyCdn {
                 .and_then(|r| r.strip_prefix("bytes="))
                 .and_then(|r| r.strip_suffix('-'))
                 .and_then(|n| n.parse::<usize>().ok())
-                .filter(|_| honour_range && i > 0);
+                .filter(|_| honour_range && (i > 0 || cut_at.is_none()));
             let len = body.len();
             let head = match from {
                 Some(from) => format!(
@@ -597,7 +598,7 @@ fn flaky_cdn(body: Vec<u8>, cut_at: usize, honour_range: bool) -> FlakyCdn {
                 None => format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"),
             };
             let part = match (i, from) {
-                (0, _) => &body[..cut_at],
+                (0, _) if cut_at.is_some() => &body[..cut_at.unwrap_or(0)],
                 (_, Some(from)) => &body[from..],
                 (_, None) => &body[..],
             };
@@ -639,7 +640,7 @@ fn a_cut_download_resumes_with_a_range_request_from_the_partial_file() {
     let tmp = tempfile::tempdir().unwrap();
     let bytes = flaky_bytes(tmp.path());
     let cut = bytes.len() / 2;
-    let cdn = flaky_cdn(bytes.clone(), cut, true);
+    let cdn = flaky_cdn(bytes.clone(), Some(cut), true);
     let hub = serve(flaky_repo(tmp.path(), &cdn.url), 0);
     let cache = tmp.path().join("hub");
     let ds =
@@ -664,7 +665,7 @@ fn a_server_ignoring_range_gives_a_fresh_whole_download() {
     let tmp = tempfile::tempdir().unwrap();
     let bytes = flaky_bytes(tmp.path());
     let cut = bytes.len() / 3;
-    let cdn = flaky_cdn(bytes.clone(), cut, false);
+    let cdn = flaky_cdn(bytes.clone(), Some(cut), false);
     let hub = serve(flaky_repo(tmp.path(), &cdn.url), 0);
     let cache = tmp.path().join("hub");
     let ds =
@@ -681,4 +682,95 @@ fn a_server_ignoring_range_gives_a_fresh_whole_download() {
     let blob = cache.join("datasets--org--flaky/blobs").join(hex(&bytes));
     assert_eq!(std::fs::read(&blob).unwrap(), bytes);
     assert_no_partial_files(&cache.join("datasets--org--flaky/blobs"));
+}
+
+/// Writes what a killed earlier download left: `blobs/<sha256>.incomplete` holding `prefix`.
+fn leave_partial(cache: &Path, sha: &str, prefix: &[u8]) -> std::path::PathBuf {
+    let blobs = cache.join("datasets--org--flaky/blobs");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let partial = blobs.join(format!("{sha}.incomplete"));
+    std::fs::write(&partial, prefix).unwrap();
+    partial
+}
+
+#[test]
+fn a_partial_file_left_by_an_earlier_process_is_resumed_with_a_range_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = flaky_bytes(tmp.path());
+    let have = bytes.len() / 2;
+    let cdn = flaky_cdn(bytes.clone(), None, true);
+    let hub = serve(flaky_repo(tmp.path(), &cdn.url), 0);
+    let cache = tmp.path().join("hub");
+    leave_partial(&cache, &hex(&bytes), &bytes[..have]);
+    let ds =
+        load_dataset_with(&cfg("org/flaky"), &ctx(&cache, &hub.endpoint, false, None)).unwrap();
+    assert_eq!(ds.train.len() + ds.test.len(), 2);
+    assert_eq!(
+        *cdn.ranges.lock().unwrap(),
+        [Some(format!("bytes={have}-"))],
+        "only the missing tail is asked for"
+    );
+    let blob = cache.join("datasets--org--flaky/blobs").join(hex(&bytes));
+    assert_eq!(std::fs::read(&blob).unwrap(), bytes);
+    assert_no_partial_files(&cache.join("datasets--org--flaky/blobs"));
+    // huggingface_hub's lock path, so Python and atgen wait for each other.
+    assert!(cache
+        .join(".locks/datasets--org--flaky")
+        .join(format!("{}.lock", hex(&bytes)))
+        .is_file());
+}
+
+#[test]
+fn a_corrupt_leftover_is_discarded_and_downloaded_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = flaky_bytes(tmp.path());
+    let have = bytes.len() / 2;
+    let cdn = flaky_cdn(bytes.clone(), None, true);
+    let hub = serve(flaky_repo(tmp.path(), &cdn.url), 0);
+    let cache = tmp.path().join("hub");
+    let wrong: Vec<u8> = bytes[..have].iter().map(|b| b ^ 0x55).collect();
+    leave_partial(&cache, &hex(&bytes), &wrong);
+    let ds =
+        load_dataset_with(&cfg("org/flaky"), &ctx(&cache, &hub.endpoint, false, None)).unwrap();
+    assert_eq!(ds.train.len() + ds.test.len(), 2);
+    // The resumed file fails the sha256 check; the whole file is then fetched from byte 0.
+    assert_eq!(
+        *cdn.ranges.lock().unwrap(),
+        [Some(format!("bytes={have}-")), None]
+    );
+    let blob = cache.join("datasets--org--flaky/blobs").join(hex(&bytes));
+    assert_eq!(std::fs::read(&blob).unwrap(), bytes);
+    assert_no_partial_files(&cache.join("datasets--org--flaky/blobs"));
+}
+
+#[test]
+fn a_second_process_waits_for_the_blob_lock_and_takes_the_finished_blob() {
+    use fs2::FileExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = flaky_bytes(tmp.path());
+    let cdn = flaky_cdn(bytes.clone(), None, true);
+    let hub = serve(flaky_repo(tmp.path(), &cdn.url), 0);
+    let cache = tmp.path().join("hub");
+    // "Another process" holds the blob's lock while it downloads.
+    let locks = cache.join(".locks/datasets--org--flaky");
+    std::fs::create_dir_all(&locks).unwrap();
+    let held = std::fs::File::create(locks.join(format!("{}.lock", hex(&bytes)))).unwrap();
+    held.lock_exclusive().unwrap();
+    let (c, e) = (cache.clone(), hub.endpoint.clone());
+    let waiter = std::thread::spawn(move || {
+        load_dataset_with(&cfg("org/flaky"), &ctx(&c, &e, false, None)).map(|d| d.train.len())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert!(!waiter.is_finished(), "the download must wait for the lock");
+    assert!(cdn.ranges.lock().unwrap().is_empty());
+    // The other process finishes the blob and lets go.
+    let blobs = cache.join("datasets--org--flaky/blobs");
+    std::fs::create_dir_all(&blobs).unwrap();
+    std::fs::write(blobs.join(hex(&bytes)), &bytes).unwrap();
+    drop(held);
+    assert!(waiter.join().unwrap().unwrap() >= 1);
+    assert!(
+        cdn.ranges.lock().unwrap().is_empty(),
+        "the finished blob is not downloaded again"
+    );
 }
