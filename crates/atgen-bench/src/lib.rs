@@ -22,6 +22,8 @@ pub mod grid;
 pub mod perf;
 mod perf_atgen;
 mod perf_metrics;
+mod perf_strategies;
+mod perf_submod;
 pub mod plot;
 pub mod presets;
 pub mod report;

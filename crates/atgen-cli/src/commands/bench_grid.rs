@@ -85,6 +85,7 @@ fn perf(args: &BenchGridArgs, cores: usize) -> Result<()> {
         work: args.out.join("perf-work"),
         threads: cores,
         quick: args.quick,
+        only: args.perf_only.clone(),
     };
     write_report(&opts, &args.perf_out)?;
     eprintln!("performance report: {}", args.perf_out.display());

@@ -168,7 +168,9 @@ fn perf_writes_every_section_into_the_marked_block_and_names_skipped_reference_s
     for section in [
         "### Model engine",
         "### Metrics",
-        "### Selection: facility location",
+        "### Selection: facility location against apricot",
+        "### Selection: facility location and graph cut against submodlib",
+        "### Selection: every strategy at 10k and 100k",
         "### Selection: HUDS and TE-delfy against the original ATGen code",
         "### AL loop",
         "Load average (1/5/15 min) before:",
@@ -180,14 +182,75 @@ fn perf_writes_every_section_into_the_marked_block_and_names_skipped_reference_s
     assert_eq!(
         md.matches("Reference side skipped: `/nonexistent/python3` could not start")
             .count(),
-        4,
+        5,
         "{md}"
     );
+    // submodlib rows: our side measured, theirs skipped, for both strategies and modes.
+    let submod: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("| facility_location | ") || l.starts_with("| graph_cut | "))
+        .filter(|l| l.contains(" | skipped | "))
+        .collect();
+    assert_eq!(submod.len(), 5, "{md}");
+    // Every strategy has a timed row at both sizes.
+    for name in ["random", "idds", "coreset", "hadas", "ld_cal"] {
+        let rows = md
+            .lines()
+            .filter(|l| {
+                l.starts_with(&format!("| {name} | ")) || l.starts_with(&format!("| **{name}** | "))
+            })
+            .count();
+        assert_eq!(rows, 2, "{name}: {md}");
+    }
     // Both ATGen strategies timed on our side, their side marked skipped.
     for row in ["| huds | ", "| te_delfy | "] {
         let line = md.lines().find(|l| l.starts_with(row)).unwrap_or_default();
         assert!(line.contains(" | skipped | **-** |"), "{row}: {md}");
     }
     assert!(md.contains("| 0 | "), "AL loop rounds: {md}");
+    Ok(())
+}
+
+#[test]
+fn perf_only_runs_the_named_sections_and_rejects_unknown_ones() -> TestResult {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let tmp = tempfile::tempdir()?;
+    let page = tmp.path().join("PERFORMANCE.md");
+    let perf = |only: &str| {
+        atgen()
+            .current_dir(&root)
+            .args([
+                "bench",
+                "--perf",
+                "--quick",
+                "--python",
+                "/nonexistent/python3",
+            ])
+            .args(["--perf-only", only])
+            .arg("--out")
+            .arg(tmp.path().join("work"))
+            .arg("--perf-out")
+            .arg(&page)
+            .output()
+    };
+    let o = perf("selection")?;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(&page)?;
+    assert!(md.contains("### Selection: facility location and graph cut against submodlib"));
+    assert!(
+        !md.contains("### Model engine") && !md.contains("### AL loop"),
+        "{md}"
+    );
+    assert!(
+        md.contains("`atgen bench --perf --quick --perf-only selection`"),
+        "{md}"
+    );
+    let o = perf("selection,gpu")?;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("unknown section `gpu` (known: engine, metrics, selection, loop)"),
+        "{}",
+        stderr(&o)
+    );
     Ok(())
 }
