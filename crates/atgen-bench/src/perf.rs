@@ -238,8 +238,7 @@ pub fn write_report(opts: &PerfOptions, out: &Path) -> Result<String> {
         sections.push(al_loop(opts, &sizes)?);
     }
     let after = load_average();
-    let _ = writeln!(
-        md,
+    let run_line = format!(
         "atgen {} on {} core(s), {} compute thread(s) per side{}. Load average \
          (1/5/15 min) before: {before}; after: {after}. On a machine shared with other \
          processes the ratios move by up to 2x: read them with the load. Took {:.0} s; \
@@ -256,15 +255,69 @@ pub fn write_report(opts: &PerfOptions, out: &Path) -> Result<String> {
         t0.elapsed().as_secs_f64(),
         perf_flags(opts)
     );
-    for s in sections {
-        md.push_str(&s);
-    }
     if let Some(p) = out.parent() {
         fs_err::create_dir_all(p)?;
     }
     let existing = fs_err::read_to_string(out).unwrap_or_default();
-    fs_err::write(out, splice(&existing, &md))?;
-    Ok(md)
+    let block = match (opts.only.is_empty(), generated_block(&existing)) {
+        (false, Some(old)) => {
+            // Some sections only: each replaces its namesake in the page's block (the others
+            // stay as their own run left them) and says which run it comes from.
+            let note = format!("_This section alone: {run_line}_\n");
+            let fresh: Vec<String> = sections
+                .iter()
+                .map(|s| match s.split_once("\n\n") {
+                    Some((heading, rest)) => format!("{heading}\n\n{note}\n{rest}"),
+                    None => s.clone(),
+                })
+                .collect();
+            merge_sections(old, &fresh)
+        }
+        _ => {
+            md.push_str(&run_line);
+            md.push('\n');
+            for s in sections {
+                md.push_str(&s);
+            }
+            md
+        }
+    };
+    fs_err::write(out, splice(&existing, &block))?;
+    Ok(block)
+}
+
+/// The text between the page's markers, if it has them.
+fn generated_block(page: &str) -> Option<&str> {
+    let b = page.find(BEGIN)? + BEGIN.len();
+    let e = page.find(END)?;
+    (b <= e).then(|| page[b..e].trim_start_matches('\n'))
+}
+
+/// `block` with each of `fresh`'s `### ` sections replacing the one of the same heading, or,
+/// when it has none, inserted after the last section replaced (at the end before any is).
+fn merge_sections(block: &str, fresh: &[String]) -> String {
+    let mut chunks: Vec<String> = Vec::new();
+    for line in block.split_inclusive('\n') {
+        match chunks.last_mut() {
+            Some(c) if !line.starts_with("### ") => c.push_str(line),
+            _ => chunks.push(line.to_string()),
+        }
+    }
+    let heading = |s: &str| s.lines().next().unwrap_or_default().to_string();
+    let mut cursor = chunks.len();
+    for f in fresh {
+        match chunks.iter().position(|c| heading(c) == heading(f)) {
+            Some(i) => {
+                chunks[i] = f.clone();
+                cursor = i + 1;
+            }
+            None => {
+                chunks.insert(cursor, f.clone());
+                cursor += 1;
+            }
+        }
+    }
+    chunks.concat()
 }
 
 /// The flags that reproduce this report: `--quick`, `--perf-only ...`.
@@ -723,6 +776,22 @@ mod tests {
             matches!(&err, Err(e) if e.contains("no time for te_delfy")),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn sections_run_alone_replace_their_namesakes_and_new_ones_follow_them() {
+        let block = "## Side\n\nrun line\n\n### A\n\na1\n\n### B\n\nb1\n\n### C\n\nc1\n";
+        let fresh = [
+            "### B\n\nb2\n\n".to_string(),
+            "### B2\n\nnew\n\n".to_string(),
+        ];
+        assert_eq!(
+            merge_sections(block, &fresh),
+            "## Side\n\nrun line\n\n### A\n\na1\n\n### B\n\nb2\n\n### B2\n\nnew\n\n### C\n\nc1\n"
+        );
+        let page = format!("intro\n{BEGIN}\n{block}{END}\n");
+        assert_eq!(generated_block(&page), Some(block));
+        assert_eq!(generated_block("no markers"), None);
     }
 
     #[test]
