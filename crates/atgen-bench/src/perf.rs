@@ -263,7 +263,7 @@ pub fn write_report(opts: &PerfOptions, out: &Path) -> Result<String> {
         (false, Some(old)) => {
             // Some sections only: each replaces its namesake in the page's block (the others
             // stay as their own run left them) and says which run it comes from.
-            let note = format!("_This section alone: {run_line}_\n");
+            let note = format!("_This section alone: {}_\n", run_line.trim_end());
             let fresh: Vec<String> = sections
                 .iter()
                 .map(|s| match s.split_once("\n\n") {

@@ -311,8 +311,9 @@ pub fn section(opts: &PerfOptions) -> Result<String> {
         String::from("### Selection: facility location and graph cut against submodlib\n\n");
     let _ = writeln!(
         md,
-        "1% of the seeded `synthetic_pool` (unit vectors of dimension 384), lazy greedy on both \
-         sides, cosine similarity; graph cut with lambda = 0.5. submodlib 0.0.3 (PyPI \
+        "1% of the seeded `synthetic_pool` (unit vectors of dimension 384), cosine similarity, \
+         on both sides lazy greedy for facility location and naive greedy for graph cut (lambda \
+         = 0.5; with signed cosines it is not submodular, so lazy bounds could reorder picks). submodlib 0.0.3 (PyPI \
          `submodlib-py`): dense mode on a kernel from its `helper.create_kernel(method=\"sklearn\")`, \
          sparse mode with `num_neighbors = {KNN}` on the kernel its C++ builds from the data (exact \
          k-NN, all pairs). Ours: exact all-pairs facility location (`dense_max = n`), or its \
