@@ -125,7 +125,7 @@ pub fn create_model(
         let max_tokens = init
             .pretrain_max_tokens
             .min(init.max_position_embeddings.saturating_sub(2));
-        let mut examples = lm_examples(&lm, &texts, max_tokens, init.pretrain_repeat);
+        let mut examples = lm_examples(&lm, &texts, max_tokens, init.pretrain_repeat, seed);
         let n_lm = examples.len();
         if let (true, Some(prompt)) = (init.pretrain_span_copy, prompt) {
             let spans = SpanCopy {
@@ -163,21 +163,27 @@ pub fn create_model(
 }
 
 /// Language-modelling examples: each text cut to `max_tokens`, or with `repeat`
-/// cut to half of it and written twice (the second copy can only be predicted by
-/// copying from the first).
+/// cut to a seeded random length up to half of it and written twice (the second
+/// copy can only be predicted by copying from the first; the random length keeps
+/// the distance between the copies from being a constant a model could memorise
+/// instead of learning to find its place in the first copy).
 fn lm_examples(
     lm: &CausalLm,
     texts: &[&Example],
     max_tokens: usize,
     repeat: bool,
+    seed: u64,
 ) -> Vec<TrainExample> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x7e9e_a7ed);
+    let half = (max_tokens / 2).saturating_sub(1).max(1);
     texts
         .iter()
         .filter_map(|e| {
             let t = if repeat {
-                let half =
-                    truncate_tokens(lm, &e.input, (max_tokens / 2).saturating_sub(1)).ok()?;
-                format!("{half}\n{half}")
+                let n = rng.random_range(half.div_ceil(4)..=half);
+                let part = truncate_tokens(lm, &e.input, n).ok()?;
+                format!("{part}\n{part}")
             } else {
                 truncate_tokens(lm, &e.input, max_tokens).ok()?
             };
@@ -488,7 +494,7 @@ mod tests {
             assert!((1..=4).contains(&n), "{span:?} has {n} words");
             assert!(text.contains(span), "{span:?} is not a span of {text:?}");
         }
-        let lm_out = lm_examples(&lm, &refs, 12, true);
+        let lm_out = lm_examples(&lm, &refs, 12, true, 0);
         for (ex, text) in lm_out.iter().zip(texts) {
             let (first, second) = ex.target.split_once('\n').expect("two copies");
             assert_eq!(first, second);

@@ -65,9 +65,9 @@ pub struct ModelInit {
     pub pretrain_span_copies: usize,
     /// Longest span of the span-copy task, in words (spans are 1 to this many words).
     pub pretrain_span_words: usize,
-    /// Language-model each pool text written twice (each copy cut to half of
-    /// `pretrain_max_tokens`), so predicting the second copy teaches the model to copy from
-    /// its context; no labels and no dataset prompt are involved.
+    /// Language-model each pool text written twice (each copy cut to a random length up to
+    /// half of `pretrain_max_tokens`), so predicting the second copy teaches the model to copy
+    /// from its context; no labels and no dataset prompt are involved.
     pub pretrain_repeat: bool,
 }
 
