@@ -125,19 +125,18 @@ pub fn create_model(
         let max_tokens = init
             .pretrain_max_tokens
             .min(init.max_position_embeddings.saturating_sub(2));
-        let mut examples: Vec<TrainExample> = texts
-            .iter()
-            .filter_map(|e| {
-                let t = truncate_tokens(&lm, &e.input, max_tokens).ok()?;
-                (!t.trim().is_empty()).then(|| TrainExample {
-                    prompt: String::new(),
-                    target: t,
-                })
-            })
-            .collect();
+        let mut examples = lm_examples(&lm, &texts, max_tokens, init.pretrain_repeat, seed);
         let n_lm = examples.len();
         if let (true, Some(prompt)) = (init.pretrain_span_copy, prompt) {
-            examples.extend(span_copy_examples(&lm, &texts, prompt, max_tokens, seed)?);
+            let spans = SpanCopy {
+                copies: init.pretrain_span_copies.max(1),
+                max_words: init.pretrain_span_words.max(1),
+            };
+            // Prompts use the whole context, as the rounds' prompts do.
+            let context = init.max_position_embeddings.saturating_sub(2);
+            examples.extend(span_copy_examples(
+                &lm, &texts, prompt, context, &spans, seed,
+            )?);
         }
         eprintln!(
             "pre-training the new model on {n_lm} unlabeled pool texts{} ({} epochs)",
@@ -163,8 +162,48 @@ pub fn create_model(
     Ok(())
 }
 
+/// Language-modelling examples: each text cut to `max_tokens`, or with `repeat`
+/// cut to a seeded random length up to half of it and written twice (the second
+/// copy can only be predicted by copying from the first; the random length keeps
+/// the distance between the copies from being a constant a model could memorise
+/// instead of learning to find its place in the first copy).
+fn lm_examples(
+    lm: &CausalLm,
+    texts: &[&Example],
+    max_tokens: usize,
+    repeat: bool,
+    seed: u64,
+) -> Vec<TrainExample> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x7e9e_a7ed);
+    let half = (max_tokens / 2).saturating_sub(1).max(1);
+    texts
+        .iter()
+        .filter_map(|e| {
+            let t = if repeat {
+                let n = rng.random_range(half.div_ceil(4)..=half);
+                let part = truncate_tokens(lm, &e.input, n).ok()?;
+                format!("{part}\n{part}")
+            } else {
+                truncate_tokens(lm, &e.input, max_tokens).ok()?
+            };
+            (!t.trim().is_empty()).then(|| TrainExample {
+                prompt: String::new(),
+                target: t,
+            })
+        })
+        .collect()
+}
+
+/// How many span-copy prompts each text gives, and their longest span.
+struct SpanCopy {
+    copies: usize,
+    max_words: usize,
+}
+
 /// The self-supervised copy task: each text (cut to `max_tokens`) in the
-/// dataset's prompt, answered with a seeded random span of 1-6 of its words.
+/// dataset's prompt, answered with seeded random spans of its words
+/// (`spans.copies` prompts per text, spans of 1 to `spans.max_words` words).
 /// It teaches a model created from scratch to answer from its input; it uses
 /// no labels, and the spans favour no position, so which words make a good
 /// answer is left for the labeled data to teach.
@@ -173,6 +212,7 @@ fn span_copy_examples(
     texts: &[&Example],
     prompt: &Prompt,
     max_tokens: usize,
+    spans: &SpanCopy,
     seed: u64,
 ) -> Result<Vec<TrainExample>> {
     use rand::{Rng, SeedableRng};
@@ -183,7 +223,7 @@ fn span_copy_examples(
         let mut cut = (*e).clone();
         cut.input = String::new();
         let overhead = lm.encode(&prompt.render_text(&cut)?)?.len();
-        let budget = max_tokens.saturating_sub(overhead + 16);
+        let budget = max_tokens.saturating_sub(overhead + 4 + 2 * spans.max_words);
         if budget < 8 {
             continue;
         }
@@ -192,16 +232,19 @@ fn span_copy_examples(
         if words.is_empty() {
             continue;
         }
-        let len = rng.random_range(1..=6usize).min(words.len());
-        let start = rng.random_range(0..=words.len() - len);
         let rendered = prompt.render_text(&cut)?;
-        let target = words[start..start + len].join(" ");
-        // Prompt, span and end-of-text must fit the pre-training length.
-        if lm.encode(&rendered)?.len() + lm.tokenizer.encode(&target, false)?.len() < max_tokens {
-            out.push(TrainExample {
-                target: crate::prompting::answer_after(&rendered, &target),
-                prompt: rendered,
-            });
+        let prompt_len = lm.encode(&rendered)?.len();
+        for _ in 0..spans.copies {
+            let len = rng.random_range(1..=spans.max_words).min(words.len());
+            let start = rng.random_range(0..=words.len() - len);
+            let target = words[start..start + len].join(" ");
+            // Prompt, span and end-of-text must fit the pre-training length.
+            if prompt_len + lm.tokenizer.encode(&target, false)?.len() < max_tokens {
+                out.push(TrainExample {
+                    target: crate::prompting::answer_after(&rendered, &target),
+                    prompt: rendered.clone(),
+                });
+            }
         }
     }
     Ok(out)
@@ -399,5 +442,67 @@ impl LocalModel {
             .map(|t| truncate_tokens(&self.current, t, max - 1))
             .collect::<Result<_>>()?;
         Ok(self.current.embed(&texts, self.batch_size)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_copy_and_repeat_pretraining_examples_copy_their_own_text() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let texts = [
+            "the gas contract for march was signed by both parties today",
+            "please send the revised schedule before the meeting on friday",
+        ];
+        let pool: Vec<Example> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Example::new(format!("e{i}"), *t))
+            .collect();
+        let init = ModelInit {
+            hidden_size: 16,
+            intermediate_size: 32,
+            layers: 1,
+            heads: 2,
+            kv_heads: 1,
+            vocab_size: 300,
+            max_position_embeddings: 96,
+            ..ModelInit::default()
+        };
+        create_model(&init, dir.path(), &pool, 0, None).expect("model");
+        let lm =
+            CausalLm::load(&dir.path().display().to_string(), None, &Device::Cpu).expect("load");
+        let prompt = Prompt::new("Email: {text}\nSubject:", "text").expect("prompt");
+        let spans = SpanCopy {
+            copies: 3,
+            max_words: 4,
+        };
+        let refs: Vec<&Example> = pool.iter().collect();
+        let out = span_copy_examples(&lm, &refs, &prompt, 96, &spans, 7).expect("spans");
+        assert_eq!(out.len(), 6, "three prompts per text");
+        for (k, ex) in out.iter().enumerate() {
+            let text = texts[k / 3];
+            assert_eq!(ex.prompt, format!("Email: {text}\nSubject:"));
+            let span = ex.target.trim_start();
+            assert!(
+                ex.target.starts_with(' '),
+                "answer follows `Subject:` with a space"
+            );
+            let n = span.split_whitespace().count();
+            assert!((1..=4).contains(&n), "{span:?} has {n} words");
+            assert!(text.contains(span), "{span:?} is not a span of {text:?}");
+        }
+        let lm_out = lm_examples(&lm, &refs, 12, true, 0);
+        for (ex, text) in lm_out.iter().zip(texts) {
+            let (first, second) = ex.target.split_once('\n').expect("two copies");
+            assert_eq!(first, second);
+            assert!(text.starts_with(first) && first.len() < text.len());
+            assert!(lm.tokenizer.encode(first, false).expect("ids").len() <= 5);
+        }
+        let distinct: std::collections::BTreeSet<&str> =
+            out.iter().map(|e| e.target.as_str()).collect();
+        assert!(distinct.len() > 2, "spans are drawn afresh per copy");
     }
 }

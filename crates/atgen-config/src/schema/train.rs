@@ -54,12 +54,21 @@ pub struct ModelInit {
     pub pretrain_texts: usize,
     /// Learning rate of the pre-training.
     pub pretrain_lr: f64,
-    /// Tokens of each text used for pre-training (from its start).
+    /// Tokens of each text used for language-model pre-training (from its start; span-copy
+    /// prompts fill the model's context instead, as the rounds' prompts do).
     pub pretrain_max_tokens: usize,
     /// Also pre-train on a self-supervised copy task: each pool text rendered with the
     /// dataset's prompt template, answered with a random span of 1-6 of its own words (no
     /// labels are used), so the model learns to answer from its input before active learning.
     pub pretrain_span_copy: bool,
+    /// Span-copy prompts made from each pool text (each with its own random span).
+    pub pretrain_span_copies: usize,
+    /// Longest span of the span-copy task, in words (spans are 1 to this many words).
+    pub pretrain_span_words: usize,
+    /// Language-model each pool text written twice (each copy cut to a random length up to
+    /// half of `pretrain_max_tokens`), so predicting the second copy teaches the model to copy
+    /// from its context; no labels and no dataset prompt are involved.
+    pub pretrain_repeat: bool,
 }
 
 impl Default for ModelInit {
@@ -79,6 +88,9 @@ impl Default for ModelInit {
             pretrain_lr: 1e-3,
             pretrain_max_tokens: 128,
             pretrain_span_copy: false,
+            pretrain_span_copies: 1,
+            pretrain_span_words: 6,
+            pretrain_repeat: false,
         }
     }
 }
