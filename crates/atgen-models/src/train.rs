@@ -259,7 +259,17 @@ fn progress_bar(show: bool, len: u64) -> indicatif::ProgressBar {
 /// The differentiable training loss of one batch, with dropout seeded by `seed`
 /// (for tests and tools that drive their own optimisation).
 pub fn training_loss(lm: &CausalLm, examples: &[TrainExample], seed: u64) -> Result<Tensor> {
+    training_loss_in(lm, examples, &mut ForwardCtx::training(seed))
+}
+
+/// [`training_loss`] in a given context (e.g. [`ForwardCtx::op_by_op`] for
+/// checking the whole-layer kernel against the op-by-op graph).
+pub fn training_loss_in(
+    lm: &CausalLm,
+    examples: &[TrainExample],
+    ctx: &mut ForwardCtx,
+) -> Result<Tensor> {
     let seqs = lm.encode_pairs(&pairs(examples), true)?;
     let refs: Vec<&Sequence> = seqs.iter().collect();
-    Ok(batch_loss(lm, &refs, &mut ForwardCtx::training(seed))?.0)
+    Ok(batch_loss(lm, &refs, ctx)?.0)
 }
