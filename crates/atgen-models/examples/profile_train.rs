@@ -11,6 +11,7 @@ use std::time::Instant;
 
 fn main() -> atgen_models::Result<()> {
     let model = std::env::args().nth(1).unwrap_or("/tmp/bench-model".into());
+    atgen_models::memory::keep_freed_memory();
     let op_by_op = std::env::args().nth(2).as_deref() == Some("op-by-op");
     let mut lm = CausalLm::load(&model, None, &candle_core::Device::Cpu)?;
     let vars = lm.attach_adapters(&PeftConfig::default(), 0)?;
