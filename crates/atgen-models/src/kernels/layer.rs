@@ -49,6 +49,10 @@ pub struct LayerWeights {
     pub head_dim: usize,
 }
 
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
 const Q: usize = 0;
 const K: usize = 1;
 const V: usize = 2;
@@ -235,14 +239,16 @@ impl LayerOp {
         x: &[f32],
         u: &[f32],
         g: &[f32],
-        dx: &mut [f32],
+        mut dx: Option<&mut [f32]>,
         accumulate: bool,
         dparams: &mut [f32],
     ) -> Result<()> {
         let (out, inp) = self.dims[i];
         let n = g.len() / out;
         let gv = View::rows(g, n, out);
-        matmul(dx, inp, gv, fz.w[i], 1.0, accumulate, true)?;
+        if let Some(dx) = dx.as_deref_mut() {
+            matmul(dx, inp, gv, fz.w[i], 1.0, accumulate, true)?;
+        }
         if let (Some(l), Some(s)) = (self.lora(i, params), self.slots[i]) {
             let r = l.rank;
             let mut gu = vec![0f32; n * r];
@@ -256,7 +262,9 @@ impl LayerOp {
                 true,
             )?;
             let guv = View::rows(&gu, n, r);
-            matmul(dx, inp, guv, View::rows(l.a, r, inp), 1.0, true, true)?;
+            if let Some(dx) = dx {
+                matmul(dx, inp, guv, View::rows(l.a, r, inp), 1.0, true, true)?;
+            }
             let da = &mut dparams[s.a..s.a + r * inp];
             matmul(da, inp, guv.t(), View::rows(x, n, inp), 1.0, false, true)?;
             let db = &mut dparams[s.b..s.b + out * r];
@@ -305,10 +313,6 @@ fn norm_vec_bwd(x: &[f32], w: &[f32], g: &[f32], eps: f32, out: &mut [f32]) {
     for j in 0..x.len() {
         out[j] = r * (g[j] * w[j] - x[j] * r * dot);
     }
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
 }
 
 impl LayerOp {
@@ -576,6 +580,7 @@ impl CustomOp2 for LayerOp {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (b, t, _) = x.dims3()?;
         let (nh, nkv) = (self.heads, self.kv_heads);
+        let need_dx = x.track_op();
         let dy = grad.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
         let guard = self
             .saved
@@ -591,7 +596,17 @@ impl CustomOp2 for LayerOp {
             let n = b * t;
             let inter = self.dims[DOWN].1;
             let mut dact = vec![0f32; n * inter];
-            self.project_bwd(fz, DOWN, p, &sv.act, &sv.u[DOWN], &dy, &mut dact, false, dp)?;
+            self.project_bwd(
+                fz,
+                DOWN,
+                p,
+                &sv.act,
+                &sv.u[DOWN],
+                &dy,
+                Some(&mut dact),
+                false,
+                dp,
+            )?;
             let mut dgate = vec![0f32; n * inter];
             let mut dup = vec![0f32; n * inter];
             dgate
@@ -616,29 +631,43 @@ impl CustomOp2 for LayerOp {
                 &sv.h2,
                 &sv.u[GATE],
                 &dgate,
-                &mut dh2,
+                Some(&mut dh2),
                 false,
                 dp,
             )?;
-            self.project_bwd(fz, UP, p, &sv.h2, &sv.u[UP], &dup, &mut dh2, true, dp)?;
+            self.project_bwd(fz, UP, p, &sv.h2, &sv.u[UP], &dup, Some(&mut dh2), true, dp)?;
             let dx2 = norm_rows_bwd(&sv.x2, fz.vec(8), &dh2, &dy, self.eps);
             let mut dctx = vec![0f32; sv.ctx.len()];
-            self.project_bwd(fz, O, p, &sv.ctx, &sv.u[O], &dx2, &mut dctx, false, dp)?;
+            self.project_bwd(
+                fz,
+                O,
+                p,
+                &sv.ctx,
+                &sv.u[O],
+                &dx2,
+                Some(&mut dctx),
+                false,
+                dp,
+            )?;
             let (dqh, dkh, dvh) = self.attend_bwd(sv, &dctx, b, t)?;
             let qn = self.idx.q_norm.map(|i| fz.vec(i));
             let kn = self.idx.k_norm.map(|i| fz.vec(i));
             let dq = self.split_bwd(&dqh, &sv.q_raw, b, t, nh, qn, true);
             let dk = self.split_bwd(&dkh, &sv.k_raw, b, t, nkv, kn, true);
             let dv = self.split_bwd(&dvh, &[], b, t, nkv, None, false);
-            let mut dh1 = vec![0f32; sv.h1.len()];
-            self.project_bwd(fz, Q, p, &sv.h1, &sv.u[Q], &dq, &mut dh1, false, dp)?;
-            self.project_bwd(fz, K, p, &sv.h1, &sv.u[K], &dk, &mut dh1, true, dp)?;
-            self.project_bwd(fz, V, p, &sv.h1, &sv.u[V], &dv, &mut dh1, true, dp)?;
-            Ok(norm_rows_bwd(&sv.x, fz.vec(7), &dh1, &dx2, self.eps))
+            // The first layer's input (the embeddings) needs no gradient:
+            // skip the three projections' ∂x and the norm's backward.
+            let mut dh1 = vec![0f32; if need_dx { sv.h1.len() } else { 0 }];
+            for (j, (i, g)) in [(Q, &dq), (K, &dk), (V, &dv)].into_iter().enumerate() {
+                let dx = need_dx.then_some(dh1.as_mut_slice());
+                self.project_bwd(fz, i, p, &sv.h1, &sv.u[i], g, dx, j > 0, dp)?;
+            }
+            Ok(need_dx.then(|| norm_rows_bwd(&sv.x, fz.vec(7), &dh1, &dx2, self.eps)))
         })?;
         let dev = x.device();
         Ok((
-            Some(Tensor::from_vec(dx, x.shape(), dev)?),
+            dx.map(|dx| Tensor::from_vec(dx, x.shape(), dev))
+                .transpose()?,
             Some(Tensor::from_vec(dparams, params.shape(), dev)?),
         ))
     }
