@@ -755,6 +755,16 @@ impl Decoder {
         Ok((q, k, v.transpose(1, 2)?.contiguous()?))
     }
 
+    /// The LM head's `(vocab, hidden)` weight when it gets no gradient (the
+    /// tied embeddings or a plain `lm_head`, frozen): for [`kernels::head_nll`].
+    pub fn frozen_head(&self) -> Option<Tensor> {
+        match &self.lm_head {
+            None if !self.embed_tokens.is_variable() => Some(self.embed_tokens.clone()),
+            None => None,
+            Some(h) => h.plain_weight(),
+        }
+    }
+
     /// Vocabulary logits (f32) of hidden states.
     ///
     /// # Shapes

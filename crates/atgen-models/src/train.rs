@@ -95,7 +95,6 @@ fn batch_loss(lm: &CausalLm, batch: &[&Sequence], ctx: &mut ForwardCtx) -> Resul
     let tmax = batch.iter().map(|s| s.target_len).max().unwrap_or(0);
     let hidden = lm.decoder.forward_hidden(&ids, &pos, &mask, None, ctx)?;
     let h = hidden.narrow(1, width - 1 - tmax, tmax)?;
-    let logits = lm.decoder.logits(&h, ctx)?;
     let mut labels = Vec::with_capacity(batch.len() * tmax);
     let mut weights = Vec::with_capacity(batch.len() * tmax);
     let count: usize = batch.iter().map(|s| s.target_len).sum();
@@ -107,6 +106,15 @@ fn batch_loss(lm: &CausalLm, batch: &[&Sequence], ctx: &mut ForwardCtx) -> Resul
         labels.extend_from_slice(&s.ids[s.ids.len() - s.target_len..]);
         weights.extend(std::iter::repeat_n(w, s.target_len));
     }
+    let head = lm
+        .decoder
+        .frozen_head()
+        .filter(|w| ctx.is_training() && !ctx.op_by_op && kernels::supported(&[&h, w]));
+    if let Some(w) = head {
+        let rows = h.reshape(((), h.dim(D::Minus1)?))?;
+        return Ok((kernels::head_nll(&rows, &w, labels, weights)?, count));
+    }
+    let logits = lm.decoder.logits(&h, ctx)?;
     let loss = if kernels::supported(&[&logits]) {
         let v = logits.dim(D::Minus1)?;
         kernels::weighted_nll(&logits.reshape(((), v))?, labels, weights)?

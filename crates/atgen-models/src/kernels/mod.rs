@@ -13,6 +13,8 @@
 //!   fused forward and backward over contiguous f32 rows;
 //! * [`decoder_layer`]: a whole decoder layer for LoRA over a frozen base,
 //!   one node with in-place gradient accumulation;
+//! * [`head_nll`]: the frozen LM head and the loss in one node (the logits
+//!   never enter the graph);
 //! * [`weighted_nll`]: log-softmax, gather and weighted sum in one pass over
 //!   the vocabulary logits.
 //!
@@ -50,6 +52,7 @@ pub fn supported(ts: &[&Tensor]) -> bool {
 }
 
 mod gemm;
+mod head_nll;
 mod heads;
 mod layer;
 mod linear;
@@ -61,6 +64,7 @@ mod swiglu;
 #[cfg(test)]
 mod tests;
 
+pub use head_nll::head_nll;
 pub use heads::{split_heads, HeadNorm, RopeTables};
 pub use layer::{decoder_layer, LayerWeights, Lora, Projection};
 pub use linear::{frozen_matmul_t, lora_linear};
