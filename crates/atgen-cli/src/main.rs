@@ -9,6 +9,7 @@ use args::{Cli, Command, ModelCommand};
 use clap::Parser;
 
 fn main() {
+    atgen_models::memory::keep_freed_memory();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(a) => commands::run::run(a),

@@ -1,13 +1,18 @@
 //! Times the phases of one LoRA training step (forward, backward, optimizer).
+//! `profile_train MODEL [op-by-op]`: the second argument trains through the
+//! op-by-op graph instead of the whole-layer kernel, for a side-by-side.
 use atgen_core::TrainExample;
 use atgen_models::adapters::PeftConfig;
+use atgen_models::linear::ForwardCtx;
 use atgen_models::optim::{AdamW, AdamWParams};
-use atgen_models::train::training_loss;
+use atgen_models::train::training_loss_in;
 use atgen_models::CausalLm;
 use std::time::Instant;
 
 fn main() -> atgen_models::Result<()> {
     let model = std::env::args().nth(1).unwrap_or("/tmp/bench-model".into());
+    atgen_models::memory::keep_freed_memory();
+    let op_by_op = std::env::args().nth(2).as_deref() == Some("op-by-op");
     let mut lm = CausalLm::load(&model, None, &candle_core::Device::Cpu)?;
     let vars = lm.attach_adapters(&PeftConfig::default(), 0)?;
     let words = [
@@ -29,7 +34,9 @@ fn main() -> atgen_models::Result<()> {
     let mut opt = AdamW::new(&vars, AdamWParams::default());
     for it in 0..6 {
         let t0 = Instant::now();
-        let loss = training_loss(&lm, &ex, 0)?;
+        let mut ctx = ForwardCtx::training(0);
+        ctx.op_by_op = op_by_op;
+        let loss = training_loss_in(&lm, &ex, &mut ctx)?;
         let t1 = Instant::now();
         let grads = loss.backward()?;
         let t2 = Instant::now();

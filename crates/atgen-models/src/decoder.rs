@@ -504,7 +504,17 @@ impl Decoder {
         if let Some(c) = cache.as_deref_mut() {
             c.layers.resize(self.layers.len(), None);
         }
+        let layer_kernel = match tables.kernel {
+            Some(kt) if train && !ctx.op_by_op && cache.is_none() => Some(kt),
+            _ => None,
+        };
         for (i, layer) in self.layers.iter().enumerate() {
+            if let Some(kt) = layer_kernel {
+                if let Some(w) = self.layer_weights(layer)? {
+                    x = kernels::decoder_layer(&x, &w, &kt.rope, &kt.mask)?;
+                    continue;
+                }
+            }
             let residual = x.clone();
             let h = ops::rms_norm(&x, &layer.input_layernorm, self.cfg.rms_norm_eps, train)?;
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
@@ -540,6 +550,89 @@ impl Decoder {
             x = (residual + h)?;
         }
         ops::rms_norm(&x, &self.norm, self.cfg.rms_norm_eps, train)
+    }
+
+    /// How many layers train through the whole-layer kernel
+    /// ([`kernels::decoder_layer`]) on CPU f32 inputs; the others run op by op.
+    pub fn layer_kernel_layers(&self) -> Result<usize> {
+        let mut n = 0;
+        for l in &self.layers {
+            n += usize::from(self.layer_weights(l)?.is_some());
+        }
+        Ok(n)
+    }
+
+    /// The layer's weights for [`kernels::decoder_layer`] when it applies:
+    /// every base weight, bias and norm frozen, adapters plain LoRA without
+    /// dropout (at least one), CPU f32. `None` keeps the op-by-op path.
+    fn layer_weights(&self, layer: &DecoderLayer) -> Result<Option<kernels::LayerWeights>> {
+        let at = &layer.self_attn;
+        let norms = [&layer.input_layernorm, &layer.post_attention_layernorm];
+        let head_norms = [&at.q_norm, &at.k_norm];
+        if norms.iter().any(|n| n.is_variable())
+            || head_norms
+                .iter()
+                .flat_map(|n| n.iter())
+                .any(|n| n.is_variable())
+        {
+            return Ok(None);
+        }
+        let lins = [
+            &at.q_proj,
+            &at.k_proj,
+            &at.v_proj,
+            &at.o_proj,
+            &layer.mlp.gate_proj,
+            &layer.mlp.up_proj,
+            &layer.mlp.down_proj,
+        ];
+        let mut projections = Vec::with_capacity(7);
+        for lin in lins {
+            let weight = lin.base_weight()?;
+            let lora = match lin.adapter() {
+                None => None,
+                Some(a) if a.magnitude.is_some() || a.dropout > 0.0 => return Ok(None),
+                Some(a) => Some(kernels::Lora {
+                    a: a.a.as_tensor().clone(),
+                    b: a.b.as_tensor().clone(),
+                    scaling: a.scaling,
+                }),
+            };
+            let mut ts = vec![&weight];
+            ts.extend(lin.bias());
+            if let Some(l) = &lora {
+                ts.extend([&l.a, &l.b]);
+            }
+            if ts[..1 + usize::from(lin.bias().is_some())]
+                .iter()
+                .any(|t| t.is_variable())
+                || !kernels::supported(&ts)
+            {
+                return Ok(None);
+            }
+            projections.push(kernels::Projection {
+                weight: weight.clone(),
+                bias: lin.bias().cloned(),
+                lora,
+            });
+        }
+        if projections.iter().all(|p| p.lora.is_none()) || !kernels::supported(&norms) {
+            return Ok(None);
+        }
+        let Ok(projections) = <[kernels::Projection; 7]>::try_from(projections) else {
+            return Ok(None);
+        };
+        Ok(Some(kernels::LayerWeights {
+            projections,
+            input_norm: layer.input_layernorm.clone(),
+            post_norm: layer.post_attention_layernorm.clone(),
+            q_norm: at.q_norm.clone(),
+            k_norm: at.k_norm.clone(),
+            eps: self.cfg.rms_norm_eps,
+            heads: self.cfg.num_attention_heads,
+            kv_heads: self.cfg.num_kv_heads(),
+            head_dim: self.cfg.head_dim(),
+        }))
     }
 
     fn attention(
@@ -660,6 +753,16 @@ impl Decoder {
             ),
         };
         Ok((q, k, v.transpose(1, 2)?.contiguous()?))
+    }
+
+    /// The LM head's `(vocab, hidden)` weight when it gets no gradient (the
+    /// tied embeddings or a plain `lm_head`, frozen): for [`kernels::head_nll`].
+    pub fn frozen_head(&self) -> Option<Tensor> {
+        match &self.lm_head {
+            None if !self.embed_tokens.is_variable() => Some(self.embed_tokens.clone()),
+            None => None,
+            Some(h) => h.plain_weight(),
+        }
     }
 
     /// Vocabulary logits (f32) of hidden states.

@@ -38,6 +38,7 @@ pub mod kernels;
 pub mod linear;
 mod lm;
 pub mod load;
+pub mod memory;
 pub mod ops;
 pub mod optim;
 pub mod peft;

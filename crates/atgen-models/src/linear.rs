@@ -20,18 +20,25 @@ pub enum BaseWeight {
 pub struct ForwardCtx {
     /// Seeded generator for dropout masks; `Some` only while training.
     pub train_rng: Option<SeededRng>,
+    /// Train through the op-by-op graph even where a whole-layer kernel
+    /// ([`crate::kernels::decoder_layer`]) applies: for gradient checks and benchmarks.
+    pub op_by_op: bool,
 }
 
 impl ForwardCtx {
     /// Inference mode: fused kernels, no dropout.
     pub fn inference() -> Self {
-        ForwardCtx { train_rng: None }
+        ForwardCtx {
+            train_rng: None,
+            op_by_op: false,
+        }
     }
 
     /// Training mode with a seeded dropout generator.
     pub fn training(seed: u64) -> Self {
         ForwardCtx {
             train_rng: Some(SeededRng::new(seed)),
+            op_by_op: false,
         }
     }
 

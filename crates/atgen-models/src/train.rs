@@ -95,7 +95,6 @@ fn batch_loss(lm: &CausalLm, batch: &[&Sequence], ctx: &mut ForwardCtx) -> Resul
     let tmax = batch.iter().map(|s| s.target_len).max().unwrap_or(0);
     let hidden = lm.decoder.forward_hidden(&ids, &pos, &mask, None, ctx)?;
     let h = hidden.narrow(1, width - 1 - tmax, tmax)?;
-    let logits = lm.decoder.logits(&h, ctx)?;
     let mut labels = Vec::with_capacity(batch.len() * tmax);
     let mut weights = Vec::with_capacity(batch.len() * tmax);
     let count: usize = batch.iter().map(|s| s.target_len).sum();
@@ -107,6 +106,15 @@ fn batch_loss(lm: &CausalLm, batch: &[&Sequence], ctx: &mut ForwardCtx) -> Resul
         labels.extend_from_slice(&s.ids[s.ids.len() - s.target_len..]);
         weights.extend(std::iter::repeat_n(w, s.target_len));
     }
+    let head = lm
+        .decoder
+        .frozen_head()
+        .filter(|w| ctx.is_training() && !ctx.op_by_op && kernels::supported(&[&h, w]));
+    if let Some(w) = head {
+        let rows = h.reshape(((), h.dim(D::Minus1)?))?;
+        return Ok((kernels::head_nll(&rows, &w, labels, weights)?, count));
+    }
+    let logits = lm.decoder.logits(&h, ctx)?;
     let loss = if kernels::supported(&[&logits]) {
         let v = logits.dim(D::Minus1)?;
         kernels::weighted_nll(&logits.reshape(((), v))?, labels, weights)?
@@ -259,7 +267,17 @@ fn progress_bar(show: bool, len: u64) -> indicatif::ProgressBar {
 /// The differentiable training loss of one batch, with dropout seeded by `seed`
 /// (for tests and tools that drive their own optimisation).
 pub fn training_loss(lm: &CausalLm, examples: &[TrainExample], seed: u64) -> Result<Tensor> {
+    training_loss_in(lm, examples, &mut ForwardCtx::training(seed))
+}
+
+/// [`training_loss`] in a given context (e.g. [`ForwardCtx::op_by_op`] for
+/// checking the whole-layer kernel against the op-by-op graph).
+pub fn training_loss_in(
+    lm: &CausalLm,
+    examples: &[TrainExample],
+    ctx: &mut ForwardCtx,
+) -> Result<Tensor> {
     let seqs = lm.encode_pairs(&pairs(examples), true)?;
     let refs: Vec<&Sequence> = seqs.iter().collect();
-    Ok(batch_loss(lm, &refs, &mut ForwardCtx::training(seed))?.0)
+    Ok(batch_loss(lm, &refs, ctx)?.0)
 }

@@ -11,6 +11,10 @@
 //!   one GEMM per projection);
 //! * [`rms_norm`], [`rope_transposed`], [`masked_softmax`], [`swiglu`]:
 //!   fused forward and backward over contiguous f32 rows;
+//! * [`decoder_layer`]: a whole decoder layer for LoRA over a frozen base,
+//!   one node with in-place gradient accumulation;
+//! * [`head_nll`]: the frozen LM head and the loss in one node (the logits
+//!   never enter the graph);
 //! * [`weighted_nll`]: log-softmax, gather and weighted sum in one pass over
 //!   the vocabulary logits.
 //!
@@ -47,7 +51,10 @@ pub fn supported(ts: &[&Tensor]) -> bool {
         .all(|t| t.device().is_cpu() && t.dtype() == candle_core::DType::F32)
 }
 
+mod gemm;
+mod head_nll;
 mod heads;
+mod layer;
 mod linear;
 mod nll;
 mod norm;
@@ -57,7 +64,9 @@ mod swiglu;
 #[cfg(test)]
 mod tests;
 
+pub use head_nll::head_nll;
 pub use heads::{split_heads, HeadNorm, RopeTables};
+pub use layer::{decoder_layer, LayerWeights, Lora, Projection};
 pub use linear::{frozen_matmul_t, lora_linear};
 pub use nll::weighted_nll;
 pub use norm::rms_norm;

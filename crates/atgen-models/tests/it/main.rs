@@ -5,6 +5,7 @@ mod bad_input;
 mod bart;
 mod formats;
 mod fusion;
+mod layer_kernel;
 mod options;
 mod parity;
 mod support;
