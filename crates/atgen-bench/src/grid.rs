@@ -86,11 +86,7 @@ impl CellRunner for Subprocess {
             return Ok(());
         }
         let tail = fs_err::read_to_string(&log_path).unwrap_or_default();
-        let last = tail
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("no output");
+        let last = crate::last_line(&tail).unwrap_or("no output");
         Err(BenchError::Invalid(format!(
             "exited with {status}: {last} (log: {})",
             log_path.display()

@@ -65,3 +65,8 @@ pub struct CellResult {
 pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+/// The last non-empty line of a child's output (what to quote when it fails).
+pub(crate) fn last_line(text: &str) -> Option<&str> {
+    text.lines().rev().find(|l| !l.trim().is_empty())
+}

@@ -152,11 +152,7 @@ fn run(program: &Path, args: &[String], threads: usize, cwd: &Path) -> Result<St
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
     let err = String::from_utf8_lossy(&out.stderr);
-    let last = err
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
+    let last = crate::last_line(&err).unwrap_or("");
     Err(BenchError::Invalid(format!(
         "`{}` failed ({}): {last}",
         shown(&program.display().to_string(), args),
@@ -172,13 +168,7 @@ pub(crate) fn python_missing(opts: &PerfOptions, modules: &str) -> Option<String
         Ok(o) if o.status.success() => None,
         Ok(o) => {
             let err = String::from_utf8_lossy(&o.stderr);
-            Some(
-                err.lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("import failed")
-                    .to_string(),
-            )
+            Some(crate::last_line(&err).unwrap_or("import failed").to_string())
         }
     }
 }
@@ -655,11 +645,7 @@ fn atgen_selection(opts: &PerfOptions, sizes: &Sizes) -> Result<String> {
             let stdout = String::from_utf8_lossy(&out.stdout);
             if !out.status.success() {
                 let err = String::from_utf8_lossy(&out.stderr);
-                let last = err
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("");
+                let last = crate::last_line(&err).unwrap_or("");
                 return Err(format!("{script} failed ({}): {last}", out.status));
             }
             strategy_seconds(&stdout)

@@ -217,11 +217,7 @@ fn theirs(opts: &PerfOptions, args: &[String]) -> Theirs {
     };
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        let last = err
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
+        let last = crate::last_line(&err).unwrap_or("");
         return Theirs::Failed(format!("{} failed ({}): {last}", SCRIPT, out.status));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);

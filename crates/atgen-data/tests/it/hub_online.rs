@@ -628,8 +628,11 @@ fn flaky_bytes(tmp: &Path) -> Vec<u8> {
     parquet(tmp, &[("f1", &["g1"]), ("f2", &["g2"])])
 }
 
-fn assert_no_partial_files(blobs: &Path) {
-    for e in std::fs::read_dir(blobs).unwrap() {
+/// The flaky repo's blob holds all of `bytes` and no partial file is left beside it.
+fn assert_whole_blob_and_no_partial_files(cache: &Path, bytes: &[u8]) {
+    let blobs = cache.join("datasets--org--flaky/blobs");
+    assert_eq!(std::fs::read(blobs.join(hex(bytes))).unwrap(), bytes);
+    for e in std::fs::read_dir(&blobs).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         assert!(!name.ends_with(".incomplete"), "{name} left behind");
     }
@@ -655,9 +658,7 @@ fn a_cut_download_resumes_with_a_range_request_from_the_partial_file() {
         "the second request asks for the missing tail only"
     );
     // The blob is whole (named by, and checked against, the sha256 of all of it).
-    let blob = cache.join("datasets--org--flaky/blobs").join(hex(&bytes));
-    assert_eq!(std::fs::read(&blob).unwrap(), bytes);
-    assert_no_partial_files(&cache.join("datasets--org--flaky/blobs"));
+    assert_whole_blob_and_no_partial_files(&cache, &bytes);
 }
 
 #[test]
@@ -679,9 +680,7 @@ fn a_server_ignoring_range_gives_a_fresh_whole_download() {
         *cdn.ranges.lock().unwrap(),
         [None, Some(format!("bytes={cut}-"))]
     );
-    let blob = cache.join("datasets--org--flaky/blobs").join(hex(&bytes));
-    assert_eq!(std::fs::read(&blob).unwrap(), bytes);
-    assert_no_partial_files(&cache.join("datasets--org--flaky/blobs"));
+    assert_whole_blob_and_no_partial_files(&cache, &bytes);
 }
 
 /// Writes what a killed earlier download left: `blobs/<sha256>.incomplete` holding `prefix`.
@@ -710,9 +709,7 @@ fn a_partial_file_left_by_an_earlier_process_is_resumed_with_a_range_request() {
         [Some(format!("bytes={have}-"))],
         "only the missing tail is asked for"
     );
-    let blob = cache.join("datasets--org--flaky/blobs").join(hex(&bytes));
-    assert_eq!(std::fs::read(&blob).unwrap(), bytes);
-    assert_no_partial_files(&cache.join("datasets--org--flaky/blobs"));
+    assert_whole_blob_and_no_partial_files(&cache, &bytes);
     // huggingface_hub's lock path, so Python and atgen wait for each other.
     assert!(cache
         .join(".locks/datasets--org--flaky")
@@ -738,9 +735,7 @@ fn a_corrupt_leftover_is_discarded_and_downloaded_again() {
         *cdn.ranges.lock().unwrap(),
         [Some(format!("bytes={have}-")), None]
     );
-    let blob = cache.join("datasets--org--flaky/blobs").join(hex(&bytes));
-    assert_eq!(std::fs::read(&blob).unwrap(), bytes);
-    assert_no_partial_files(&cache.join("datasets--org--flaky/blobs"));
+    assert_whole_blob_and_no_partial_files(&cache, &bytes);
 }
 
 #[test]
