@@ -168,7 +168,11 @@ pub(crate) fn python_missing(opts: &PerfOptions, modules: &str) -> Option<String
         Ok(o) if o.status.success() => None,
         Ok(o) => {
             let err = String::from_utf8_lossy(&o.stderr);
-            Some(crate::last_line(&err).unwrap_or("import failed").to_string())
+            Some(
+                crate::last_line(&err)
+                    .unwrap_or("import failed")
+                    .to_string(),
+            )
         }
     }
 }
