@@ -638,49 +638,71 @@ fn assert_whole_blob_and_no_partial_files(cache: &Path, bytes: &[u8]) {
     }
 }
 
-#[test]
-fn a_cut_download_resumes_with_a_range_request_from_the_partial_file() {
+/// org/flaky behind a flaky CDN, with an empty cache: what the download tests share.
+struct Flaky {
+    /// Holds the directory (cache and Parquet source) alive.
+    _tmp: tempfile::TempDir,
+    bytes: Vec<u8>,
+    cdn: FlakyCdn,
+    hub: FakeHub,
+    cache: std::path::PathBuf,
+}
+
+/// `cut` picks where the first response stops (from the file's length); `honour_range`
+/// whether later `Range` requests get `206`.
+fn flaky(cut: impl FnOnce(usize) -> Option<usize>, honour_range: bool) -> Flaky {
     let tmp = tempfile::tempdir().unwrap();
     let bytes = flaky_bytes(tmp.path());
-    let cut = bytes.len() / 2;
-    let cdn = flaky_cdn(bytes.clone(), Some(cut), true);
+    let cdn = flaky_cdn(bytes.clone(), cut(bytes.len()), honour_range);
     let hub = serve(flaky_repo(tmp.path(), &cdn.url), 0);
     let cache = tmp.path().join("hub");
-    let ds =
-        load_dataset_with(&cfg("org/flaky"), &ctx(&cache, &hub.endpoint, false, None)).unwrap();
+    Flaky {
+        _tmp: tmp,
+        bytes,
+        cdn,
+        hub,
+        cache,
+    }
+}
+
+impl Flaky {
+    fn load(&self) -> atgen_data::Dataset {
+        let ctx = ctx(&self.cache, &self.hub.endpoint, false, None);
+        load_dataset_with(&cfg("org/flaky"), &ctx).unwrap()
+    }
+}
+
+#[test]
+fn a_cut_download_resumes_with_a_range_request_from_the_partial_file() {
+    let f = flaky(|len| Some(len / 2), true);
+    let (cut, ds) = (f.bytes.len() / 2, f.load());
     // No test split: one row is held out for testing.
     let mut all = [inputs(&ds.train), inputs(&ds.test)].concat();
     all.sort();
     assert_eq!(all, ["f1", "f2"]);
     assert_eq!(
-        *cdn.ranges.lock().unwrap(),
+        *f.cdn.ranges.lock().unwrap(),
         [None, Some(format!("bytes={cut}-"))],
         "the second request asks for the missing tail only"
     );
     // The blob is whole (named by, and checked against, the sha256 of all of it).
-    assert_whole_blob_and_no_partial_files(&cache, &bytes);
+    assert_whole_blob_and_no_partial_files(&f.cache, &f.bytes);
 }
 
 #[test]
 fn a_server_ignoring_range_gives_a_fresh_whole_download() {
-    let tmp = tempfile::tempdir().unwrap();
-    let bytes = flaky_bytes(tmp.path());
-    let cut = bytes.len() / 3;
-    let cdn = flaky_cdn(bytes.clone(), Some(cut), false);
-    let hub = serve(flaky_repo(tmp.path(), &cdn.url), 0);
-    let cache = tmp.path().join("hub");
-    let ds =
-        load_dataset_with(&cfg("org/flaky"), &ctx(&cache, &hub.endpoint, false, None)).unwrap();
+    let f = flaky(|len| Some(len / 3), false);
+    let (cut, ds) = (f.bytes.len() / 3, f.load());
     // No test split: one row is held out for testing.
     let mut all = [inputs(&ds.train), inputs(&ds.test)].concat();
     all.sort();
     assert_eq!(all, ["f1", "f2"]);
     // It asked for the tail, got `200` and the whole file, and kept only that (no doubled head).
     assert_eq!(
-        *cdn.ranges.lock().unwrap(),
+        *f.cdn.ranges.lock().unwrap(),
         [None, Some(format!("bytes={cut}-"))]
     );
-    assert_whole_blob_and_no_partial_files(&cache, &bytes);
+    assert_whole_blob_and_no_partial_files(&f.cache, &f.bytes);
 }
 
 /// Writes what a killed earlier download left: `blobs/<sha256>.incomplete` holding `prefix`.
@@ -694,64 +716,52 @@ fn leave_partial(cache: &Path, sha: &str, prefix: &[u8]) -> std::path::PathBuf {
 
 #[test]
 fn a_partial_file_left_by_an_earlier_process_is_resumed_with_a_range_request() {
-    let tmp = tempfile::tempdir().unwrap();
-    let bytes = flaky_bytes(tmp.path());
-    let have = bytes.len() / 2;
-    let cdn = flaky_cdn(bytes.clone(), None, true);
-    let hub = serve(flaky_repo(tmp.path(), &cdn.url), 0);
-    let cache = tmp.path().join("hub");
-    leave_partial(&cache, &hex(&bytes), &bytes[..have]);
-    let ds =
-        load_dataset_with(&cfg("org/flaky"), &ctx(&cache, &hub.endpoint, false, None)).unwrap();
+    let f = flaky(|_| None, true);
+    let have = f.bytes.len() / 2;
+    leave_partial(&f.cache, &hex(&f.bytes), &f.bytes[..have]);
+    let ds = f.load();
     assert_eq!(ds.train.len() + ds.test.len(), 2);
     assert_eq!(
-        *cdn.ranges.lock().unwrap(),
+        *f.cdn.ranges.lock().unwrap(),
         [Some(format!("bytes={have}-"))],
         "only the missing tail is asked for"
     );
-    assert_whole_blob_and_no_partial_files(&cache, &bytes);
+    assert_whole_blob_and_no_partial_files(&f.cache, &f.bytes);
     // huggingface_hub's lock path, so Python and atgen wait for each other.
-    assert!(cache
+    assert!(f
+        .cache
         .join(".locks/datasets--org--flaky")
-        .join(format!("{}.lock", hex(&bytes)))
+        .join(format!("{}.lock", hex(&f.bytes)))
         .is_file());
 }
 
 #[test]
 fn a_corrupt_leftover_is_discarded_and_downloaded_again() {
-    let tmp = tempfile::tempdir().unwrap();
-    let bytes = flaky_bytes(tmp.path());
-    let have = bytes.len() / 2;
-    let cdn = flaky_cdn(bytes.clone(), None, true);
-    let hub = serve(flaky_repo(tmp.path(), &cdn.url), 0);
-    let cache = tmp.path().join("hub");
-    let wrong: Vec<u8> = bytes[..have].iter().map(|b| b ^ 0x55).collect();
-    leave_partial(&cache, &hex(&bytes), &wrong);
-    let ds =
-        load_dataset_with(&cfg("org/flaky"), &ctx(&cache, &hub.endpoint, false, None)).unwrap();
+    let f = flaky(|_| None, true);
+    let have = f.bytes.len() / 2;
+    let wrong: Vec<u8> = f.bytes[..have].iter().map(|b| b ^ 0x55).collect();
+    leave_partial(&f.cache, &hex(&f.bytes), &wrong);
+    let ds = f.load();
     assert_eq!(ds.train.len() + ds.test.len(), 2);
     // The resumed file fails the sha256 check; the whole file is then fetched from byte 0.
     assert_eq!(
-        *cdn.ranges.lock().unwrap(),
+        *f.cdn.ranges.lock().unwrap(),
         [Some(format!("bytes={have}-")), None]
     );
-    assert_whole_blob_and_no_partial_files(&cache, &bytes);
+    assert_whole_blob_and_no_partial_files(&f.cache, &f.bytes);
 }
 
 #[test]
 fn a_second_process_waits_for_the_blob_lock_and_takes_the_finished_blob() {
     use fs2::FileExt;
-    let tmp = tempfile::tempdir().unwrap();
-    let bytes = flaky_bytes(tmp.path());
-    let cdn = flaky_cdn(bytes.clone(), None, true);
-    let hub = serve(flaky_repo(tmp.path(), &cdn.url), 0);
-    let cache = tmp.path().join("hub");
+    let f = flaky(|_| None, true);
+    let (bytes, cdn, cache) = (&f.bytes, &f.cdn, &f.cache);
     // "Another process" holds the blob's lock while it downloads.
     let locks = cache.join(".locks/datasets--org--flaky");
     std::fs::create_dir_all(&locks).unwrap();
-    let held = std::fs::File::create(locks.join(format!("{}.lock", hex(&bytes)))).unwrap();
+    let held = std::fs::File::create(locks.join(format!("{}.lock", hex(bytes)))).unwrap();
     held.lock_exclusive().unwrap();
-    let (c, e) = (cache.clone(), hub.endpoint.clone());
+    let (c, e) = (cache.clone(), f.hub.endpoint.clone());
     let waiter = std::thread::spawn(move || {
         load_dataset_with(&cfg("org/flaky"), &ctx(&c, &e, false, None)).map(|d| d.train.len())
     });
@@ -761,7 +771,7 @@ fn a_second_process_waits_for_the_blob_lock_and_takes_the_finished_blob() {
     // The other process finishes the blob and lets go.
     let blobs = cache.join("datasets--org--flaky/blobs");
     std::fs::create_dir_all(&blobs).unwrap();
-    std::fs::write(blobs.join(hex(&bytes)), &bytes).unwrap();
+    std::fs::write(blobs.join(hex(bytes)), bytes).unwrap();
     drop(held);
     assert!(waiter.join().unwrap().unwrap() >= 1);
     assert!(
