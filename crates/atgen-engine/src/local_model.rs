@@ -108,6 +108,7 @@ pub fn create_model(
         &TokenizerSource::Train {
             files: vec![corpus.clone()],
             vocab_size: init.vocab_size,
+            added_tokens: init.added_tokens.clone(),
         },
         init.seed,
         dir,

@@ -23,15 +23,25 @@ pub const CHATML_TEMPLATE: &str = "{%- for message in messages %}{{ '<|im_start|
 pub enum TokenizerSource {
     /// Copy an existing `tokenizer.json` (and `tokenizer_config.json` beside it, if any).
     Existing(PathBuf),
-    /// Train a byte-level BPE of this vocabulary size on these text files.
+    /// Train a byte-level BPE of this vocabulary size on these text files, then add
+    /// `added_tokens` to it as whole tokens (after the trained vocabulary).
     Train {
         files: Vec<PathBuf>,
         vocab_size: usize,
+        added_tokens: Vec<String>,
     },
 }
 
-/// Trains a byte-level BPE tokenizer (GPT-2 / Qwen style) on text files.
-pub fn train_bpe(files: &[PathBuf], vocab_size: usize) -> Result<tokenizers::Tokenizer> {
+/// Trains a byte-level BPE tokenizer (GPT-2 / Qwen style) on text files and adds
+/// `added` as whole tokens: each is matched in any text before BPE runs (as
+/// `tokenizer.add_tokens` does in Python), so a task's symbols (ARPAbet phonemes,
+/// say) are one token each even when the training text never contains them. A
+/// token may start with a space (` AH0`) to carry the separator before it.
+pub fn train_bpe(
+    files: &[PathBuf],
+    vocab_size: usize,
+    added: &[String],
+) -> Result<tokenizers::Tokenizer> {
     use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
     use tokenizers::pre_tokenizers::byte_level::ByteLevel;
     use tokenizers::{AddedToken, TokenizerBuilder};
@@ -68,6 +78,13 @@ pub fn train_bpe(files: &[PathBuf], vocab_size: usize) -> Result<tokenizers::Tok
         .map(|f| f.to_string_lossy().into_owned())
         .collect();
     tok.train_from_files(&mut trainer, names)
+        .map_err(Error::tokenizer)?;
+    if let Some(bad) = added.iter().find(|t| t.trim().is_empty()) {
+        return Err(Error::Tokenizer(format!(
+            "added token {bad:?}: empty or only whitespace"
+        )));
+    }
+    tok.add_tokens(added.iter().map(|t| AddedToken::from(t.clone(), false)))
         .map_err(Error::tokenizer)?;
     Ok(tok.into())
 }
@@ -174,7 +191,11 @@ pub fn init_model(
             }
             tok
         }
-        TokenizerSource::Train { files, vocab_size } => train_bpe(files, *vocab_size)?,
+        TokenizerSource::Train {
+            files,
+            vocab_size,
+            added_tokens,
+        } => train_bpe(files, *vocab_size, added_tokens)?,
     };
     tok.save(out.join("tokenizer.json"), false)
         .map_err(Error::tokenizer)?;

@@ -33,6 +33,7 @@ pub fn run(args: &InitArgs) -> Result<()> {
         (None, false) => TokenizerSource::Train {
             files: args.train_tokenizer.clone(),
             vocab_size: args.vocab_size,
+            added_tokens: args.add_tokens.clone(),
         },
         (None, true) => bail!("give --tokenizer tokenizer.json or --train-tokenizer text-file"),
     };

@@ -46,6 +46,9 @@ pub struct ModelInit {
     pub max_position_embeddings: usize,
     /// BPE vocabulary size.
     pub vocab_size: usize,
+    /// Tokens added whole to the trained BPE (after its `vocab_size` tokens), e.g. a task's
+    /// symbol set; one may start with a space to carry the separator before it.
+    pub added_tokens: Vec<String>,
     /// Seed of the weights.
     pub seed: u64,
     /// Epochs of language-model pre-training on the unlabeled pool texts (0 = none).
@@ -82,6 +85,7 @@ impl Default for ModelInit {
             kv_heads: 2,
             max_position_embeddings: 512,
             vocab_size: 1024,
+            added_tokens: Vec::new(),
             seed: 0,
             pretrain_epochs: 0,
             pretrain_texts: 2000,

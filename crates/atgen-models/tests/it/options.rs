@@ -100,6 +100,7 @@ fn model_init_is_reproducible_from_its_seed() -> TestResult {
         let tok = TokenizerSource::Train {
             files: vec![corpus.clone()],
             vocab_size: 300,
+            added_tokens: vec![],
         };
         init_model(DecoderConfig::tiny(Family::Llama, 300), &tok, seed, &out).map(|_| out)
     };
@@ -111,5 +112,35 @@ fn model_init_is_reproducible_from_its_seed() -> TestResult {
         std::fs::read(a.join("tokenizer.json"))?,
         std::fs::read(b.join("tokenizer.json"))?
     );
+    Ok(())
+}
+
+#[test]
+fn added_tokens_are_whole_tokens_that_decode_back_with_their_spaces() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let corpus = tmp.path().join("c.txt");
+    std::fs::write(&corpus, "abbie\nabsolve\nalloy\n".repeat(20))?;
+    let added: Vec<String> = ["AE1", " AE1", " B", " IY0", "B"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let tok = atgen_models::init::train_bpe(&[corpus.clone()], 280, &added)?;
+    let enc = tok.encode("AE1 B IY0", false).map_err(|e| e.to_string())?;
+    let ids = enc.get_ids();
+    let pieces: Vec<u32> = [" AE1", " B", " IY0", "AE1"]
+        .iter()
+        .map(|t| tok.token_to_id(t).ok_or(format!("{t} missing")))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(ids, [pieces[3], pieces[1], pieces[2]], "one id per phoneme");
+    assert!(
+        ids.iter().all(|&i| i as usize >= 280),
+        "added after the BPE"
+    );
+    assert_eq!(tok.decode(ids, false).map_err(|e| e.to_string())?, "AE1 B IY0");
+    // Lower-case input words are not split by the upper-case symbols.
+    let word = tok.encode("abbie", false).map_err(|e| e.to_string())?;
+    assert!(word.get_ids().iter().all(|&i| (i as usize) < 280));
+    let blank = atgen_models::init::train_bpe(&[corpus], 280, &[" ".to_string()]);
+    assert!(blank.is_err(), "a blank token is refused");
     Ok(())
 }
