@@ -42,6 +42,7 @@ use crate::pytext::{is_py_space, py_lower};
 use crate::score_segments;
 use atgen_core::MetricValue;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// Settings of `wer` and `cer`; jiwer's defaults need none.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -202,10 +203,10 @@ impl ErrorRate {
     }
 
     fn count(&self, reference: &str, hypothesis: &str) -> EditCount {
-        let (reference, hypothesis) = if self.config.lowercase {
-            (py_lower(reference), py_lower(hypothesis))
+        let (reference, hypothesis): (Cow<str>, Cow<str>) = if self.config.lowercase {
+            (py_lower(reference).into(), py_lower(hypothesis).into())
         } else {
-            (reference.to_string(), hypothesis.to_string())
+            (reference.into(), hypothesis.into())
         };
         match self.unit {
             Unit::Word => {
