@@ -92,14 +92,30 @@ pub fn auc(curve: &[CurvePoint]) -> Option<f64> {
     Some(area / span)
 }
 
-/// Labels a strategy needs for its mean to reach `target`, or `None` if it never does.
-pub fn labels_to_reach(curve: &[CurvePoint], target: f64) -> Option<f64> {
-    curve.iter().find(|p| p.mean >= target).map(|p| p.n_labeled)
+/// Whether a mean of `metric` is at least as good as `target`: at or below it for an
+/// error rate (`wer`, `cer`), at or above it otherwise.
+fn as_good(metric: &str, mean: f64, target: f64) -> bool {
+    if atgen_metrics::lower_is_better(metric) {
+        mean <= target
+    } else {
+        mean >= target
+    }
 }
 
-/// Money a strategy spends before its mean reaches `target`, or `None` if it never does.
-pub fn cost_to_reach(curve: &[CurvePoint], target: f64) -> Option<f64> {
-    curve.iter().find(|p| p.mean >= target).map(|p| p.cost)
+/// Labels a strategy needs for its mean of `metric` to reach `target`, or `None` if it never does.
+pub fn labels_to_reach(curve: &[CurvePoint], target: f64, metric: &str) -> Option<f64> {
+    curve
+        .iter()
+        .find(|p| as_good(metric, p.mean, target))
+        .map(|p| p.n_labeled)
+}
+
+/// Money a strategy spends before its mean of `metric` reaches `target`, or `None` if it never does.
+pub fn cost_to_reach(curve: &[CurvePoint], target: f64, metric: &str) -> Option<f64> {
+    curve
+        .iter()
+        .find(|p| as_good(metric, p.mean, target))
+        .map(|p| p.cost)
 }
 
 impl Aggregate {
@@ -150,14 +166,27 @@ mod tests {
         let c = [p(10.0, 0.0), p(20.0, 1.0), p(30.0, 1.0)];
         // Area = 10 * 0.5 + 10 * 1.0 = 15 over a span of 20.
         assert!((auc(&c).unwrap_or(0.0) - 0.75).abs() < 1e-12);
-        assert_eq!(labels_to_reach(&c, 0.9), Some(20.0));
-        assert_eq!(labels_to_reach(&c, 1.5), None);
+        assert_eq!(labels_to_reach(&c, 0.9, "rouge1"), Some(20.0));
+        assert_eq!(labels_to_reach(&c, 1.5, "rouge1"), None);
         let mut priced = c.to_vec();
         for (p, cost) in priced.iter_mut().zip([0.5, 1.0, 1.5]) {
             p.cost = cost;
         }
-        assert_eq!(cost_to_reach(&priced, 0.9), Some(1.0));
-        assert_eq!(cost_to_reach(&priced, 1.5), None);
+        assert_eq!(cost_to_reach(&priced, 0.9, "rouge1"), Some(1.0));
+        assert_eq!(cost_to_reach(&priced, 1.5, "rouge1"), None);
         assert_eq!(mean_std(&[1.0, 3.0]), (2.0, 2f64.sqrt()));
+    }
+
+    #[test]
+    fn an_error_rate_is_reached_when_it_falls_to_the_target() {
+        let mut c = [p(10.0, 0.9), p(20.0, 0.5), p(30.0, 0.3)];
+        for (p, cost) in c.iter_mut().zip([0.5, 1.0, 1.5]) {
+            p.cost = cost;
+        }
+        assert_eq!(labels_to_reach(&c, 0.5, "wer"), Some(20.0));
+        assert_eq!(labels_to_reach(&c, 0.1, "cer"), None);
+        assert_eq!(cost_to_reach(&c, 0.4, "wer"), Some(1.5));
+        // the same numbers as a higher-is-better score: the first point already reaches 0.5
+        assert_eq!(labels_to_reach(&c, 0.5, "rouge1"), Some(10.0));
     }
 }

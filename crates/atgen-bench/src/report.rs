@@ -73,14 +73,15 @@ fn random_final<'a>(agg: &'a Aggregate, data: &str, metric: &str) -> Option<&'a 
 fn reach(
     curve: &[CurvePoint],
     random: Option<&CurvePoint>,
-    at: fn(&[CurvePoint], f64) -> Option<f64>,
+    metric: &str,
+    at: fn(&[CurvePoint], f64, &str) -> Option<f64>,
     of_random: fn(&CurvePoint) -> f64,
     digits: usize,
 ) -> (String, String) {
     let Some(r) = random else {
         return ("-".into(), "-".into());
     };
-    match at(curve, r.mean) {
+    match at(curve, r.mean, metric) {
         Some(v) if of_random(r) > 0.0 => {
             (format!("{v:.digits$}"), format!("{:.2}", v / of_random(r)))
         }
@@ -98,7 +99,7 @@ pub fn labels_table(agg: &Aggregate, data: &str, metric: &str) -> String {
     let random = random_final(agg, data, metric);
     for (strategy, curve) in agg.series(data, metric) {
         let Some(last) = curve.last() else { continue };
-        let (at, ratio) = reach(curve, random, labels_to_reach, |p| p.n_labeled, 0);
+        let (at, ratio) = reach(curve, random, metric, labels_to_reach, |p| p.n_labeled, 0);
         md.push_str(&format!(
             "| {strategy} | {:.0} | {:.4} ± {:.4} | {:.4} | {at} | {ratio} |\n",
             last.n_labeled,
@@ -119,7 +120,7 @@ pub fn cost_table(agg: &Aggregate, data: &str, metric: &str) -> String {
     let random = random_final(agg, data, metric);
     for (strategy, curve) in agg.series(data, metric) {
         let Some(last) = curve.last() else { continue };
-        let (at, ratio) = reach(curve, random, cost_to_reach, |p| p.cost, 4);
+        let (at, ratio) = reach(curve, random, metric, cost_to_reach, |p| p.cost, 4);
         md.push_str(&format!(
             "| {strategy} | {:.4} | {at} | {ratio} |\n",
             last.cost

@@ -304,7 +304,7 @@ pub struct EvalArgs {
     /// JSONL lines `{"prediction": str, "references": [str] | str, "source": str?}`.
     #[arg(long)]
     pub input: PathBuf,
-    /// Comma-separated metric names (exact_match, relaxed_exact_match, rouge, bleu, chrf, ...).
+    /// Comma-separated metric names (exact_match, relaxed_exact_match, rouge, bleu, chrf, wer, cer, ...).
     #[arg(long, default_value = "exact_match,rouge,bleu", value_delimiter = ',')]
     pub metrics: Vec<String>,
     /// A metric with settings, as JSON (repeatable), e.g.

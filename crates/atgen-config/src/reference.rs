@@ -47,7 +47,7 @@ const DOCS: &[(&str, &str)] = &[
     ("al.subsample_size", "Score only a random pool subsample of this size (count or fraction); `null` scores the whole pool."),
     ("al.budget", "Stop when this much money has been spent on labels; `null`: no limit."),
     ("al.max_labeled", "Stop when this many texts are labeled; `null`: no limit."),
-    ("al.required_performance", "Stop when test metrics reach these values, e.g. `{rougeL: 0.4}`."),
+    ("al.required_performance", "Stop when test metrics reach these values, e.g. `{rougeL: 0.4}`: at or above them, or at or below them for error rates (`wer`, `cer`)."),
     ("al.required_performance_mode", "`all`: every required metric must be reached; `any`: one is enough."),
     ("al.train_from_scratch", "Train from the base model each iteration (`true`) or continue the previous adapter."),
     ("al.embedder", "Sentence-transformers model directory used by strategies that need embeddings (IDDS, facility location, ...); `null`: the acquisition model's mean-pooled hidden states."),

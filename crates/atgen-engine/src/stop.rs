@@ -53,7 +53,9 @@ impl StopCriterion for MaxLabeled {
     }
 }
 
-/// Stop when the metrics reach their thresholds (all of them, or any).
+/// Stop when the metrics reach their thresholds (all of them, or any). An error
+/// rate (`wer`, `cer`: [`atgen_metrics::lower_is_better`]) reaches its threshold
+/// at or below it, every other metric at or above it.
 pub struct RequiredPerformance {
     pub thresholds: BTreeMap<String, f64>,
     pub mode: PerformanceMode,
@@ -64,7 +66,7 @@ impl StopCriterion for RequiredPerformance {
         let reached: Vec<&String> = self
             .thresholds
             .iter()
-            .filter(|(m, t)| s.metrics.get(*m).is_some_and(|v| v >= t))
+            .filter(|(m, t)| s.metrics.get(*m).is_some_and(|v| reached(m, *v, **t)))
             .map(|(m, _)| m)
             .collect();
         let done = match self.mode {
@@ -83,6 +85,15 @@ impl StopCriterion for RequiredPerformance {
         } else {
             StopDecision::Continue
         }
+    }
+}
+
+/// Whether `value` of metric `name` meets `threshold`, in the metric's direction.
+fn reached(name: &str, value: f64, threshold: f64) -> bool {
+    if atgen_metrics::lower_is_better(name) {
+        value <= threshold
+    } else {
+        value >= threshold
     }
 }
 
@@ -180,5 +191,39 @@ mod tests {
         let s = state(1, 5, 0.0, &[("rouge1", 0.31), ("bleu", 9.0)]);
         assert_eq!(all.check(&s), StopDecision::Continue);
         assert!(matches!(any.check(&s), StopDecision::Stop(r) if r.contains("rouge1 = 0.3100")));
+    }
+
+    #[test]
+    fn an_error_rate_threshold_is_reached_at_or_below_it() {
+        let thresholds: BTreeMap<String, f64> =
+            [("wer".to_string(), 0.2), ("rouge1".to_string(), 0.3)].into();
+        let all = RequiredPerformance {
+            thresholds,
+            mode: PerformanceMode::All,
+        };
+        for (wer, rouge1, stops) in [
+            (0.25, 0.5, false), // wer above its threshold: not reached
+            (0.2, 0.3, true),   // both exactly at their thresholds
+            (0.05, 0.31, true),
+            (0.05, 0.29, false),
+        ] {
+            let s = state(1, 5, 0.0, &[("wer", wer), ("rouge1", rouge1)]);
+            assert_eq!(
+                matches!(all.check(&s), StopDecision::Stop(_)),
+                stops,
+                "wer {wer}, rouge1 {rouge1}"
+            );
+        }
+        let cer = RequiredPerformance {
+            thresholds: [("cer".to_string(), 0.1)].into(),
+            mode: PerformanceMode::Any,
+        };
+        assert_eq!(
+            cer.check(&state(1, 5, 0.0, &[("cer", 0.5)])),
+            StopDecision::Continue
+        );
+        assert!(
+            matches!(cer.check(&state(1, 5, 0.0, &[("cer", 0.08)])), StopDecision::Stop(r) if r.contains("cer = 0.0800"))
+        );
     }
 }

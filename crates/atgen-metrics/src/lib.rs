@@ -8,13 +8,15 @@
 //! | ROUGE-1/2/L/Lsum, with or without stemming | [`rouge`], [`porter`] | `rouge-score` 0.1.2, NLTK 3.9.1 Porter |
 //! | BLEU (corpus and sentence) | [`bleu`] | sacreBLEU 2.4.3 |
 //! | chrF, chrF++ | [`chrf`] | sacreBLEU 2.4.3 |
+//! | word and character error rate (`wer`, `cer`) | [`error_rate`] | jiwer 4.0.0 |
 //! | length statistics | [`length`] | — |
 //!
 //! Why a port and not a call into Python: the loop evaluates after every
 //! active-learning iteration and the product ships as one binary. Parity is
-//! not assumed but tested: `scripts/fixtures/metrics_golden.py` records the
-//! Python packages' scores on real AESLC, TriviaQA and GSM8K text plus hostile
-//! strings, and `tests/it` asserts equality to 1e-6.
+//! not assumed but tested: `scripts/fixtures/metrics_golden.py` (and
+//! `jiwer_golden.py`) record the Python packages' scores on real AESLC,
+//! TriviaQA and GSM8K text plus hostile strings, and `tests/it` asserts
+//! equality to 1e-6 (1e-12 for the error rates).
 //!
 //! Every metric implements [`atgen_core::Metric`]; pick them by name with
 //! [`build_metrics`] or by config with [`MetricConfig`], and score a JSONL file
@@ -34,7 +36,8 @@
 //! ```
 //!
 //! Scales follow the references: ROUGE and exact match in [0, 1], BLEU and
-//! chrF in [0, 100].
+//! chrF in [0, 100], error rates in [0, ∞) (lower is better; see
+//! [`lower_is_better`]).
 
 /// `impl Metric` for a metric with a `name: String` field and a
 /// `scores(&self, predictions, references) -> Result<MetricValue>` method: one
@@ -65,6 +68,7 @@ pub mod bleu;
 mod bleu_tokenize;
 pub mod chrf;
 mod error;
+pub mod error_rate;
 pub mod eval;
 pub mod exact_match;
 pub mod extract;
@@ -80,7 +84,7 @@ pub mod speed;
 
 pub use error::{MetricsError, Result};
 pub use eval::{eval_file, evaluate, read_jsonl, EvalRecord, EvalReport};
-pub use registry::{build_metrics, closest_name, MetricConfig, METRIC_NAMES};
+pub use registry::{build_metrics, closest_name, lower_is_better, MetricConfig, METRIC_NAMES};
 
 use rayon::prelude::*;
 

@@ -14,6 +14,7 @@
 use crate::bleu::{Bleu, BleuConfig};
 use crate::chrf::{Chrf, ChrfConfig};
 use crate::error::{MetricsError, Result};
+use crate::error_rate::{ErrorRate, ErrorRateConfig};
 use crate::exact_match::{ExactMatch, ExactMatchConfig};
 use crate::extract::Extractor;
 use crate::length::{Length, LengthConfig};
@@ -35,6 +36,10 @@ pub enum MetricConfig {
     Bleu(BleuConfig),
     /// sacreBLEU chrF (value `chrf`, `chrf+`, `chrf++` by word order).
     Chrf(ChrfConfig),
+    /// Word error rate as jiwer computes it (value `wer`; lower is better).
+    Wer(ErrorRateConfig),
+    /// Character error rate as jiwer computes it (value `cer`; lower is better).
+    Cer(ErrorRateConfig),
     /// Length statistics (values `length`, `length_ratio`).
     Length(LengthConfig),
     /// BERTScore with a local encoder (values `bertscore_precision`, `_recall`, `_f1`).
@@ -61,6 +66,8 @@ pub const METRIC_NAMES: &[&str] = &[
     "sacrebleu",
     "chrf",
     "chrf++",
+    "wer",
+    "cer",
     "length",
     "bertscore",
     "bartscore",
@@ -97,6 +104,8 @@ impl MetricConfig {
             "bleu" | "sacrebleu" => MetricConfig::Bleu(BleuConfig::default()),
             "chrf" => MetricConfig::Chrf(ChrfConfig::default()),
             "chrf++" => MetricConfig::Chrf(ChrfConfig::plus_plus()),
+            "wer" => MetricConfig::Wer(ErrorRateConfig::default()),
+            "cer" => MetricConfig::Cer(ErrorRateConfig::default()),
             "length" => MetricConfig::Length(LengthConfig::default()),
             "bertscore" => return Err(MetricsError::InvalidConfig {
                 metric: "bertscore",
@@ -149,6 +158,8 @@ impl MetricConfig {
                 let name = format!("chrf{}", "+".repeat(c.word_order.min(8)));
                 Box::new(Chrf::new(name, c.clone())?)
             }
+            MetricConfig::Wer(c) => Box::new(ErrorRate::wer(c.clone())),
+            MetricConfig::Cer(c) => Box::new(ErrorRate::cer(c.clone())),
             MetricConfig::Length(_) => Box::new(Length),
             MetricConfig::Bertscore(c) => Box::new(crate::bertscore::BertScore::new(c.clone())?),
             MetricConfig::Bartscore(c) => Box::new(crate::bartscore::BartScore::new(c.clone())?),
@@ -156,6 +167,18 @@ impl MetricConfig {
             MetricConfig::LlmJudge(c) => Box::new(crate::judge::LlmJudge::new(c.clone())?),
         })
     }
+}
+
+/// Metric values that are better when lower: the error rates. A threshold on
+/// one of them (`al.required_performance`) is reached at or below it; on any
+/// other value, at or above it. (Length statistics also report
+/// `higher_is_better: false`, but they are descriptive, not errors to push
+/// down, so they are not listed.)
+pub const LOWER_IS_BETTER: &[&str] = &["wer", "cer"];
+
+/// Whether the metric value `name` is better when lower (see [`LOWER_IS_BETTER`]).
+pub fn lower_is_better(name: &str) -> bool {
+    LOWER_IS_BETTER.contains(&name)
 }
 
 /// The valid name nearest to `name` by edit distance, when it is close enough
@@ -224,6 +247,31 @@ mod tests {
                 Err(e) => panic!("{name}: unexpected error {e}"),
                 Ok(_) => panic!("{name}: accepted"),
             }
+        }
+    }
+
+    #[test]
+    fn error_rates_are_the_values_that_are_better_lower() {
+        let metrics = build_metrics(&["wer", "cer", "rouge", "exact_match"]).expect("builds");
+        let preds = ["AE1 B IY0".to_string()];
+        let refs = [vec!["AE1 B IY1".to_string()]];
+        for m in &metrics {
+            for v in m.compute(&preds, &refs, &[]).expect("scores") {
+                assert_eq!(v.higher_is_better, !lower_is_better(&v.name), "{}", v.name);
+            }
+        }
+        assert!(lower_is_better("wer") && lower_is_better("cer"));
+        assert!(!lower_is_better("length"), "descriptive, not an error rate");
+        let cfg: MetricConfig =
+            serde_json::from_str(r#"{"type": "wer", "lowercase": true}"#).expect("parses");
+        assert_eq!(cfg, MetricConfig::Wer(ErrorRateConfig { lowercase: true }));
+        assert_eq!(cfg.build().expect("builds").name(), "wer");
+        assert!(serde_json::from_str::<MetricConfig>(r#"{"type": "cer", "lower": true}"#).is_err());
+        match build_metrics(&["WER"]) {
+            Err(MetricsError::UnknownMetric { suggestion, .. }) => {
+                assert_eq!(suggestion.as_deref(), Some("wer"))
+            }
+            _ => panic!("`WER` is not a registry name"),
         }
     }
 

@@ -38,3 +38,35 @@ fn eval_file_scores_golden_examples_like_the_reference() {
     assert_eq!(rows.len(), exs.len());
     assert!((f(&rows[5]["rougeLsum"]) - f(&exs[5]["rouge"]["stem"]["rougeLsum"][2])).abs() < 1e-9);
 }
+
+#[test]
+fn eval_file_reports_phoneme_error_rates_like_jiwer() {
+    // The G2P case: ARPAbet outputs, so `wer` is the phoneme error rate.
+    let fx = fixture("jiwer_golden.json");
+    let group = fx["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find(|g| g["name"] == "phonemes")
+        .expect("phonemes group");
+    let exs = group["examples"].as_array().expect("examples");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("g2p.jsonl");
+    let lines: Vec<String> = exs
+        .iter()
+        .map(|e| json!({"prediction": e["hypothesis"], "references": [e["reference"]]}).to_string())
+        .collect();
+    std::fs::write(&path, lines.join("\n")).expect("write");
+    let report = eval_file(&path, &["wer", "cer"], true).expect("scores");
+    let m = &report.corpus["metrics"];
+    for key in ["wer", "cer"] {
+        assert!(
+            (f(&m[key]) - f(&group["corpus"][key])).abs() < 1e-12,
+            "{key}"
+        );
+    }
+    let rows = report.rows.expect("rows");
+    for (row, e) in rows.iter().zip(exs) {
+        assert!((f(&row["wer"]) - f(&e["wer"])).abs() < 1e-12, "{row}");
+    }
+}

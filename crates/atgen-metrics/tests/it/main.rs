@@ -1,11 +1,13 @@
 //! Integration tests: parity with the Python reference packages on the golden
-//! fixtures written by `scripts/fixtures/metrics_golden.py`, and `eval` end to end.
+//! fixtures written by `scripts/fixtures/metrics_golden.py` (and `jiwer_golden.py`), and
+//! `eval` end to end.
 
 mod alignscore;
 mod bartscore;
 mod bertscore;
 mod eval_file;
 mod golden;
+mod jiwer;
 mod judge;
 mod judge_served;
 mod judge_weighted;
