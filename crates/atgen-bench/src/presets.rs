@@ -9,9 +9,10 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// `(name, YAML)` of every preset.
-const PRESETS: [(&str, &str); 3] = [
+const PRESETS: [(&str, &str); 4] = [
     ("paper", include_str!("../presets/paper.yaml")),
     ("offline", include_str!("../presets/offline.yaml")),
+    ("aeslc-tiny", include_str!("../presets/aeslc-tiny.yaml")),
     ("race-tiny", include_str!("../presets/race-tiny.yaml")),
 ];
 
@@ -124,7 +125,7 @@ mod tests {
         let e = preset("papper").map(|_| ()).err().map(|e| e.to_string());
         assert_eq!(
             e.as_deref(),
-            Some("bench preset `papper`: unknown (known: paper, offline, race-tiny)")
+            Some("bench preset `papper`: unknown (known: paper, offline, aeslc-tiny, race-tiny)")
         );
     }
 }

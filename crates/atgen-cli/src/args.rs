@@ -337,14 +337,16 @@ pub struct ServeModelArgs {
     paper      the paper's four tasks: TriviaQA and GSM8K with 1% of the pool per iteration, RACE and\n             \
     AESLC with 10 texts per iteration; training=paper (Table 1), Qwen2.5 with LoRA (needs the\n             \
     checkpoint in the HF cache)\n  \
-    offline    the tiny local model on AESLC subject lines; runs anywhere, no download (it shows\n             no learning curve yet: see docs/bench/README.md)\n  \
+    offline    the tiny local model on CMUdict grapheme-to-phoneme (the offline default's task);\n             \
+    runs anywhere, no download\n  \
+    aeslc-tiny the earlier offline grid (AESLC subject lines; the tiny model learns no curve)\n  \
     race-tiny  the first offline grid (RACE; the tiny model reaches chance only)\n\
     Flags given on the command line replace the preset's lists; overrides are appended (and win).\n\
     See docs/bench/README.md.")]
 pub struct BenchGridArgs {
     /// Overrides applied to every cell (Hydra syntax, as for `atgen run`).
     pub overrides: Vec<String>,
-    /// A named grid: paper, offline or race-tiny (see below).
+    /// A named grid: paper, offline, aeslc-tiny or race-tiny (see below).
     #[arg(long)]
     pub preset: Option<String>,
     /// Dataset config names (`data=<name>`), comma-separated [default: race].

@@ -17,7 +17,7 @@ const DOCS: &[(&str, &str)] = &[
     ("seed", "Global seed (sampling, strategies); `data.subset_seed` defaults to it in `configs/config.yaml`."),
     ("output_dir", "Root folder of run directories."),
     ("data", "Dataset, columns, prompt, subsets."),
-    ("data.dataset", "**Required.** `bundled:<name>` (subsets shipped in the binary: aeslc, gsm8k, race, triviaqa), a local directory of `<split>.{jsonl,json,csv,parquet}` files, a local file (JSONL/JSON/CSV/Parquet; a JSON `{split: [...]}` object holds several splits), or a Hugging Face dataset id (`org/name`, or `hf:org/name`): downloaded into the HF cache (the splits used; script datasets through the hub's `refs/convert/parquet` conversion) unless `HF_HUB_OFFLINE` is set, then read from it."),
+    ("data.dataset", "**Required.** `bundled:<name>` (subsets shipped in the binary: aeslc, cmudict, gsm8k, race, triviaqa), a local directory of `<split>.{jsonl,json,csv,parquet}` files, a local file (JSONL/JSON/CSV/Parquet; a JSON `{split: [...]}` object holds several splits), or a Hugging Face dataset id (`org/name`, or `hf:org/name`): downloaded into the HF cache (the splits used; script datasets through the hub's `refs/convert/parquet` conversion) unless `HF_HUB_OFFLINE` is set, then read from it."),
     ("data.revision", "Hub revision (branch, tag or commit) for a hub dataset."),
     ("data.hub_config", "Hub dataset configuration (subset) name, e.g. `main` for `openai/gsm8k`."),
     ("data.test_file", "A file with the test split, instead of the one found through `data.dataset`."),

@@ -56,9 +56,9 @@ pub(crate) fn splits(name: &str) -> Result<BTreeMap<String, SplitData>> {
 #[cfg(all(test, feature = "bundled"))]
 mod tests {
     #[test]
-    fn four_datasets_with_train_and_test() {
+    fn five_datasets_with_train_and_test() {
         let names = super::bundled_names();
-        for n in ["aeslc", "gsm8k", "race", "triviaqa"] {
+        for n in ["aeslc", "cmudict", "gsm8k", "race", "triviaqa"] {
             assert!(names.contains(&n.to_string()), "{names:?}");
             let s = super::splits(n).unwrap();
             assert!(s.contains_key("train") && s.contains_key("test"), "{n}");

@@ -130,7 +130,9 @@ fn an_unknown_preset_is_a_clear_error() {
     let o = run_in(ws.path(), &["bench", "--preset", "nope"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("bench preset `nope`: unknown (known: paper, offline, race-tiny)"),
+        stderr(&o).contains(
+            "bench preset `nope`: unknown (known: paper, offline, aeslc-tiny, race-tiny)"
+        ),
         "{}",
         stderr(&o)
     );

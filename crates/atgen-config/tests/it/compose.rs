@@ -98,7 +98,7 @@ fn lists_dicts_interpolation_and_env() {
         .unwrap();
     assert_eq!(cfg.model.peft.target_modules, ["q_proj", "v_proj"]);
     assert_eq!(cfg.al.required_performance["rougeL"], 0.4);
-    assert_eq!(cfg.name, "run-4-x");
+    assert_eq!(cfg.name, "run-8-x");
     let e = loader.load(&["name=${seed_}"]).unwrap_err();
     assert!(e.to_string().contains("seed_"), "{e}");
     let e = loader.load(&["+a.x=${a.y}", "+a.y=${a.x}"]).unwrap_err();

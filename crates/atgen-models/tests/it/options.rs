@@ -132,14 +132,21 @@ fn added_tokens_are_whole_tokens_that_decode_back_with_their_spaces() -> TestRes
         .map(|t| tok.token_to_id(t).ok_or(format!("{t} missing")))
         .collect::<Result<_, _>>()?;
     assert_eq!(ids, [pieces[3], pieces[1], pieces[2]], "one id per phoneme");
+    let bpe = tok.get_vocab_size(false);
+    // `B` is a byte of the base alphabet already: it keeps its id, the other four are new.
+    assert_eq!(tok.get_vocab_size(true), bpe + 4);
+    assert!(tok.token_to_id("B").is_some_and(|b| (b as usize) < bpe));
     assert!(
-        ids.iter().all(|&i| i as usize >= 280),
+        ids.iter().all(|&i| i as usize >= bpe),
         "added after the BPE"
     );
-    assert_eq!(tok.decode(ids, false).map_err(|e| e.to_string())?, "AE1 B IY0");
+    assert_eq!(
+        tok.decode(ids, false).map_err(|e| e.to_string())?,
+        "AE1 B IY0"
+    );
     // Lower-case input words are not split by the upper-case symbols.
     let word = tok.encode("abbie", false).map_err(|e| e.to_string())?;
-    assert!(word.get_ids().iter().all(|&i| (i as usize) < 280));
+    assert!(word.get_ids().iter().all(|&i| (i as usize) < bpe));
     let blank = atgen_models::init::train_bpe(&[corpus], 280, &[" ".to_string()]);
     assert!(blank.is_err(), "a blank token is refused");
     Ok(())
