@@ -23,7 +23,12 @@ pub fn write_report(spec: &BenchSpec, results: &[CellResult]) -> Result<()> {
         md.push_str(&format!("Overrides for {data}: `{}`.\n", o.join(" ")));
     }
     for (data, metric) in agg.plots() {
-        md.push_str(&format!("\n## {data}: {metric}\n\n"));
+        let direction = if atgen_metrics::lower_is_better(&metric) {
+            " (lower is better; so is a lower AUC)"
+        } else {
+            ""
+        };
+        md.push_str(&format!("\n## {data}: {metric}{direction}\n\n"));
         md.push_str(&labels_table(&agg, &data, &metric));
         let stem = format!("{}_{}", sanitize(&data), sanitize(&metric));
         let series = agg.series(&data, &metric);
