@@ -349,7 +349,7 @@ pub struct BenchGridArgs {
     /// A named grid: paper, offline, aeslc-tiny or race-tiny (see below).
     #[arg(long)]
     pub preset: Option<String>,
-    /// Dataset config names (`data=<name>`), comma-separated [default: race].
+    /// Dataset config names (`data=<name>`), comma-separated [default: cmudict].
     #[arg(long, value_delimiter = ',')]
     pub data: Option<Vec<String>>,
     /// Strategy config names (`al=<name>`), comma-separated

@@ -13,7 +13,7 @@ fn spec(args: &BenchGridArgs, jobs: usize) -> Result<BenchSpec> {
         Some(name) => preset(name)?,
         None => Preset {
             description: String::new(),
-            datasets: vec!["race".into()],
+            datasets: vec!["cmudict".into()],
             strategies: ["random", "huds", "idds", "facility_location", "nsp"]
                 .map(String::from)
                 .to_vec(),
