@@ -54,7 +54,8 @@ impl CustomOp1 for HeadNll {
         }
         let mut z = vec![0f32; rows * v];
         self.with_w(|w| matmul(&mut z, v, View::rows(h, rows, k), w.t(), 1.0, false, true))?;
-        let loss: f64 = z
+        // Per-row losses summed in row order: the same bits whatever the thread count.
+        let rows_loss: Vec<f64> = z
             .par_chunks_mut(v)
             .zip(self.labels.par_iter().zip(self.weights.par_iter()))
             .map(|(z, (&lab, &w))| {
@@ -72,7 +73,8 @@ impl CustomOp1 for HeadNll {
                 z.iter_mut().for_each(|z| *z *= inv);
                 (w * (max + sum.ln() - picked)) as f64
             })
-            .sum();
+            .collect();
+        let loss: f64 = rows_loss.iter().sum();
         *self
             .probs
             .lock()

@@ -36,7 +36,8 @@ impl CustomOp1 for WeightedNll {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let z = contiguous(s, l, "nll logits")?;
         let v = self.check(z, l)?;
-        let loss: f64 = z
+        // Per-row losses summed in row order: the same bits whatever the thread count.
+        let rows_loss: Vec<f64> = z
             .par_chunks(v)
             .zip(self.labels.par_iter().zip(self.weights.par_iter()))
             .map(|(z, (&lab, &w))| {
@@ -46,7 +47,8 @@ impl CustomOp1 for WeightedNll {
                     (w * (log_sum_exp(z) - z[lab as usize])) as f64
                 }
             })
-            .sum();
+            .collect();
+        let loss: f64 = rows_loss.iter().sum();
         Ok((CpuStorage::F32(vec![loss as f32]), Shape::from(())))
     }
 

@@ -69,6 +69,9 @@ struct RmsNormBackward {
     eps: f32,
 }
 
+/// Rows per partial sum of the weight gradient: fixed, so the sum's order is too.
+const GW_BLOCK_ROWS: usize = 32;
+
 impl CustomOp3 for RmsNormBackward {
     fn name(&self) -> &'static str {
         "rms-norm-train-bwd"
@@ -90,14 +93,16 @@ impl CustomOp3 for RmsNormBackward {
         let rows = x.len() / d;
         let mut out = vec![0f32; x.len() + d];
         let (gx, gw) = out.split_at_mut(x.len());
-        // ∂x = r·(g⊙w − x̂·mean(g⊙w⊙x̂)), x̂ = r·x;  ∂w = Σ_rows g⊙x̂.
+        // ∂x = r·(g⊙w − x̂·mean(g⊙w⊙x̂)), x̂ = r·x;  ∂w = Σ_rows g⊙x̂, summed per fixed
+        // block of rows and then over the blocks in order, so the result does not depend on
+        // how many threads ran or how rayon split the work (same seed, same bits).
+        let block = GW_BLOCK_ROWS * d;
         let gw_parts: Vec<Vec<f32>> = gx
-            .par_chunks_mut(d)
-            .with_min_len(MIN_ROWS)
-            .zip(x.par_chunks(d).zip(g.par_chunks(d)))
-            .fold(
-                || vec![0f32; d],
-                |mut acc, (gx, (x, g))| {
+            .par_chunks_mut(block)
+            .zip(x.par_chunks(block).zip(g.par_chunks(block)))
+            .map(|(gx, (x, g))| {
+                let mut acc = vec![0f32; d];
+                for (gx, (x, g)) in gx.chunks_mut(d).zip(x.chunks(d).zip(g.chunks(d))) {
                     let r = rstd(x, self.eps);
                     let dot: f32 = x
                         .iter()
@@ -111,9 +116,9 @@ impl CustomOp3 for RmsNormBackward {
                         *gx = r * (g[j] * w[j] - xh * dot);
                         acc[j] += g[j] * xh;
                     }
-                    acc
-                },
-            )
+                }
+                acc
+            })
             .collect();
         for part in gw_parts {
             gw.iter_mut().zip(part).for_each(|(a, b)| *a += b);

@@ -138,6 +138,46 @@ fn split_heads_gradients_match_composed() -> Result<()> {
     )
 }
 
+/// The norm's weight gradient and the loss, bit for bit, in rayon pools of 1, 2 and 3
+/// threads: sums over rows must not depend on how the work was split (same seed, same run).
+#[test]
+fn norm_weight_gradient_and_loss_are_the_same_bits_whatever_the_thread_count() -> Result<()> {
+    let run = |threads: usize| -> Result<(Vec<f32>, f32)> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        pool.install(|| {
+            let mut rng = SeededRng::new(5);
+            let x = normal(&mut rng, &[4, 333, 48]);
+            let w = normal(&mut rng, &[48]);
+            let y = rms_norm(&x, &w, 1e-6)?.reshape((4 * 333, 48))?;
+            let labels: Vec<u32> = (0..4 * 333).map(|i| (i * 7 % 48) as u32).collect();
+            let loss = weighted_nll(&y, labels, vec![1.0; 4 * 333])?;
+            let grads = loss.backward()?;
+            let gw = grads
+                .get(&w)
+                .ok_or_else(|| candle_core::Error::Msg("no gradient for w".into()))?;
+            Ok((gw.to_vec1::<f32>()?, loss.to_scalar::<f32>()?))
+        })
+    };
+    let (one, loss1) = run(1)?;
+    for threads in [2, 3] {
+        let (many, loss) = run(threads)?;
+        let same = one
+            .iter()
+            .zip(&many)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{threads} threads: another weight gradient");
+        assert_eq!(
+            loss1.to_bits(),
+            loss.to_bits(),
+            "{threads} threads: another loss"
+        );
+    }
+    Ok(())
+}
+
 #[test]
 fn rms_norm_gradients_match_composed() -> Result<()> {
     let mut rng = SeededRng::new(1);
