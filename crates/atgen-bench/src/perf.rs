@@ -694,7 +694,22 @@ fn atgen_selection(opts: &PerfOptions, sizes: &Sizes) -> Result<String> {
 
 fn al_loop(opts: &PerfOptions, sizes: &Sizes) -> Result<String> {
     let out_dir = opts.work.join("loop");
-    let mut args: Vec<String> = vec!["run".into(), "data=aeslc".into()];
+    // The loop as the offline default ran it before CMUdict replaced it (AESLC, model=tiny,
+    // 4 rounds of 20, retrained each round), so this section's numbers stay comparable.
+    let mut args: Vec<String> = [
+        "run",
+        "data=aeslc",
+        "model=tiny",
+        "training=tiny",
+        "al.init_query_size=20",
+        "al.query_size=20",
+        "al.num_iterations=4",
+        "al.train_from_scratch=true",
+        "data.test_subset_size=100",
+        "inference.max_new_tokens=8",
+    ]
+    .map(String::from)
+    .to_vec();
     args.extend(sizes.loop_overrides.iter().map(|s| s.to_string()));
     args.push(format!(
         "model.checkpoint={}",
