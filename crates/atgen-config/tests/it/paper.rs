@@ -103,3 +103,31 @@ fn every_embedded_group_option_loads() {
         }
     }
 }
+
+/// The offline default (no arguments): CMUdict grapheme-to-phoneme with the tiny model whose
+/// tokenizer gets the 84 ARPAbet symbols whole, continuing each round; picking another
+/// training option (the paper's) drops the continuation with the rest of `training=tiny-cmudict`.
+#[test]
+fn the_offline_default_is_cmudict_and_other_training_options_drop_its_continuation() {
+    let loader = ConfigLoader::new();
+    let cfg = loader.load::<&str>(&[]).unwrap();
+    assert_eq!(cfg.data.dataset.as_deref(), Some("bundled:cmudict"));
+    assert_eq!(cfg.data.input_column, "word");
+    assert_eq!(
+        cfg.data.references_column.as_deref(),
+        Some("pronunciations")
+    );
+    let init = cfg.model.init.as_ref().expect("a tiny model is created");
+    assert_eq!(init.added_tokens.len(), 84);
+    assert!(init.added_tokens.iter().all(|t| t.starts_with(' ')
+        && t.trim()
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())));
+    assert!(init.added_tokens.contains(&" AH0".to_string()));
+    assert_eq!(cfg.training.num_epochs, 10);
+    assert!(!cfg.al.train_from_scratch, "rounds continue the last model");
+    assert_eq!(cfg.al.query_size, Size::Count(100));
+    let paper = loader.load(&["training=paper"]).unwrap();
+    assert!(paper.al.train_from_scratch, "the paper retrains each round");
+    assert_eq!(paper.training.num_epochs, 5);
+}
