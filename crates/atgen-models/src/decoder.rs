@@ -508,6 +508,7 @@ impl Decoder {
             Some(kt) if train && !ctx.op_by_op && cache.is_none() => Some(kt),
             _ => None,
         };
+        let fast_add = !train && tables.kernel.is_some();
         for (i, layer) in self.layers.iter().enumerate() {
             if let Some(kt) = layer_kernel {
                 if let Some(w) = self.layer_weights(layer)? {
@@ -519,7 +520,7 @@ impl Decoder {
             let h = ops::rms_norm(&x, &layer.input_layernorm, self.cfg.rms_norm_eps, train)?;
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
             let h = self.attention(&layer.self_attn, &h, &tables, slot, ctx)?;
-            x = (residual + h)?;
+            x = Self::residual(residual, h, fast_add)?;
             let residual = x.clone();
             let h = ops::rms_norm(
                 &x,
@@ -547,9 +548,18 @@ impl Decoder {
                 Some(f) => f.forward(&act)?,
                 None => layer.mlp.down_proj.forward(&act, ctx)?,
             };
-            x = (residual + h)?;
+            x = Self::residual(residual, h, fast_add)?;
         }
         ops::rms_norm(&x, &self.norm, self.cfg.rms_norm_eps, train)
+    }
+
+    /// `x + h`: through [`kernels::residual_add`] when `fast` (inference on CPU f32).
+    fn residual(x: Tensor, h: Tensor, fast: bool) -> Result<Tensor> {
+        Ok(if fast {
+            kernels::residual_add(&x, &h)?
+        } else {
+            (x + h)?
+        })
     }
 
     /// How many layers train through the whole-layer kernel
@@ -780,6 +790,19 @@ impl Decoder {
             (None, _) => crate::linear::matmul_t(hidden, &self.embed_tokens)?,
         };
         Ok(out.to_dtype(DType::F32)?)
+    }
+
+    /// [`Decoder::logits`] of `(rows, hidden)` states as one vector per row,
+    /// through [`kernels::head_logit_rows`] for tied CPU f32 embeddings at
+    /// inference (the decode step's head).
+    pub fn logit_rows(&self, hidden: &Tensor, ctx: &mut ForwardCtx) -> Result<Vec<Vec<f32>>> {
+        if self.lm_head.is_none()
+            && !ctx.is_training()
+            && kernels::supported(&[hidden, &self.embed_tokens])
+        {
+            return Ok(kernels::head_logit_rows(hidden, &self.embed_tokens)?);
+        }
+        Ok(self.logits(hidden, ctx)?.to_vec2::<f32>()?)
     }
 }
 

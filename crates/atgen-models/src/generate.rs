@@ -220,7 +220,7 @@ impl CausalLm {
                 &mut ctx,
             )?;
             let last = hidden.narrow(1, t - 1, 1)?.squeeze(1)?;
-            let logits = self.decoder.logits(&last, &mut ctx)?.to_vec2::<f32>()?;
+            let logits = self.decoder.logit_rows(&last, &mut ctx)?;
             let chosen: Vec<u32> = active
                 .iter()
                 .zip(&logits)

@@ -16,7 +16,9 @@
 //! * [`head_nll`]: the frozen LM head and the loss in one node (the logits
 //!   never enter the graph);
 //! * [`weighted_nll`]: log-softmax, gather and weighted sum in one pass over
-//!   the vocabulary logits.
+//!   the vocabulary logits;
+//! * [`residual_add`], [`head_logit_rows`]: inference-only decode-step ops
+//!   (no graph node, no thread-pool barrier, no transposing copy).
 //!
 //! The kernels run on CPU f32 only; [`crate::ops`] falls back to the composed
 //! differentiable versions elsewhere, and the tests below check both forms'
@@ -54,6 +56,7 @@ pub fn supported(ts: &[&Tensor]) -> bool {
 mod gemm;
 mod head_nll;
 mod heads;
+mod infer;
 mod layer;
 mod linear;
 mod nll;
@@ -66,6 +69,7 @@ mod tests;
 
 pub use head_nll::head_nll;
 pub use heads::{split_heads, HeadNorm, RopeTables};
+pub use infer::{head_logit_rows, residual_add};
 pub use layer::{decoder_layer, LayerWeights, Lora, Projection};
 pub use linear::{frozen_matmul_t, lora_linear};
 pub use nll::weighted_nll;

@@ -232,3 +232,47 @@ fn weighted_nll_gradients_match_composed() -> Result<()> {
         1e-5,
     )
 }
+
+#[test]
+fn head_logit_rows_match_the_matmul_for_any_row_count() -> Result<()> {
+    let mut rng = SeededRng::new(5);
+    // 200 is not a multiple of the 64-column blocks; the transposed head is
+    // a strided view.
+    let w = rng.normal(&[200, 24], 1.0, &Device::Cpu)?;
+    let wt = rng.normal(&[24, 200], 1.0, &Device::Cpu)?;
+    for rows in [0, 1, 3, 16, 70] {
+        let x = rng.normal(&[rows, 24], 1.0, &Device::Cpu)?;
+        for head in [w.clone(), wt.t()?] {
+            let got = head_logit_rows(&x, &head)?;
+            let want = x.matmul(&head.t()?)?.to_vec2::<f32>()?;
+            assert_eq!(got.len(), rows);
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g.len(), 200);
+                for (a, b) in g.iter().zip(w) {
+                    assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+                }
+            }
+        }
+    }
+    let x = rng.normal(&[2, 23], 1.0, &Device::Cpu)?;
+    assert!(head_logit_rows(&x, &w).is_err());
+    Ok(())
+}
+
+#[test]
+fn residual_add_matches_add_small_and_large() -> Result<()> {
+    let mut rng = SeededRng::new(6);
+    for shape in [[2, 3, 8], [4, 130, 256]] {
+        let x = rng.normal(&shape, 1.0, &Device::Cpu)?;
+        let h = rng.normal(&shape, 1.0, &Device::Cpu)?;
+        let y = residual_add(&x, &h)?;
+        assert_eq!(y.dims(), &shape);
+        assert_eq!(max_diff(&y, &(&x + &h)?), 0.0);
+        // A strided input is made contiguous first.
+        let yt = residual_add(&x.transpose(1, 2)?, &h.transpose(1, 2)?)?;
+        assert_eq!(max_diff(&yt, &(&x + &h)?.transpose(1, 2)?), 0.0);
+    }
+    let x = rng.normal(&[2, 3], 1.0, &Device::Cpu)?;
+    assert!(residual_add(&x, &x.t()?).is_err());
+    Ok(())
+}

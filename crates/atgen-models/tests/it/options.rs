@@ -124,7 +124,7 @@ fn added_tokens_are_whole_tokens_that_decode_back_with_their_spaces() -> TestRes
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let tok = atgen_models::init::train_bpe(&[corpus.clone()], 280, &added)?;
+    let tok = atgen_models::init::train_bpe(std::slice::from_ref(&corpus), 280, &added)?;
     let enc = tok.encode("AE1 B IY0", false).map_err(|e| e.to_string())?;
     let ids = enc.get_ids();
     let pieces: Vec<u32> = [" AE1", " B", " IY0", "AE1"]
