@@ -59,6 +59,8 @@ struct DecoderLayer {
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
     layers: Vec<Option<LayerCache>>,
+    /// Positions to allocate at the first append (0: the next power of two).
+    reserve: usize,
 }
 
 /// `(b, kv_heads, capacity, head_dim)` buffers of which the first `len` positions are filled.
@@ -71,7 +73,12 @@ struct LayerCache {
 
 impl LayerCache {
     /// Appends `(b, kv_heads, t, head_dim)` keys and values; returns views of everything cached.
-    fn append(slot: &mut Option<LayerCache>, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
+    fn append(
+        slot: &mut Option<LayerCache>,
+        k: &Tensor,
+        v: &Tensor,
+        reserve: usize,
+    ) -> Result<(Tensor, Tensor)> {
         let (b, h, t, d) = k.dims4()?;
         let len = slot.as_ref().map_or(0, |c| c.len);
         let cap = match slot.as_ref() {
@@ -79,7 +86,7 @@ impl LayerCache {
             None => 0,
         };
         if len + t > cap {
-            let cap = (len + t).next_power_of_two().max(32);
+            let cap = (len + t).next_power_of_two().max(32).max(reserve);
             let nk = Tensor::zeros((b, h, cap, d), k.dtype(), k.device())?;
             let nv = Tensor::zeros((b, h, cap, d), v.dtype(), v.device())?;
             if let Some(c) = slot.as_ref().filter(|c| c.len > 0) {
@@ -108,6 +115,15 @@ impl Attention {
 }
 
 impl KvCache {
+    /// An empty cache whose buffers hold `positions` from the first append
+    /// (a generation's prompt width plus its new tokens: no regrowth copy).
+    pub fn with_capacity(positions: usize) -> Self {
+        KvCache {
+            layers: Vec::new(),
+            reserve: positions,
+        }
+    }
+
     /// Number of cached positions.
     pub fn len(&self) -> usize {
         self.layers
@@ -518,7 +534,7 @@ impl Decoder {
             }
             let residual = x.clone();
             let h = ops::rms_norm(&x, &layer.input_layernorm, self.cfg.rms_norm_eps, train)?;
-            let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
+            let slot = cache.as_deref_mut().map(|c| (&mut c.layers[i], c.reserve));
             let h = self.attention(&layer.self_attn, &h, &tables, slot, ctx)?;
             x = Self::residual(residual, h, fast_add)?;
             let residual = x.clone();
@@ -650,7 +666,7 @@ impl Decoder {
         at: &Attention,
         x: &Tensor,
         tables: &Tables<'_>,
-        slot: Option<&mut Option<LayerCache>>,
+        slot: Option<(&mut Option<LayerCache>, usize)>,
         ctx: &mut ForwardCtx,
     ) -> Result<Tensor> {
         let train = ctx.is_training();
@@ -685,7 +701,7 @@ impl Decoder {
         };
         let (k, v) = match slot {
             None => (k, v),
-            Some(slot) => LayerCache::append(slot, &k, &v)?,
+            Some((slot, reserve)) => LayerCache::append(slot, &k, &v, reserve)?,
         };
         // Grouped-query attention without copying the shared keys and values:
         // the n_rep query heads of a kv head become rows of one matmul.

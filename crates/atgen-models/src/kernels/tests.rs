@@ -276,3 +276,40 @@ fn residual_add_matches_add_small_and_large() -> Result<()> {
     assert!(residual_add(&x, &x.t()?).is_err());
     Ok(())
 }
+
+#[test]
+fn split_heads_reads_a_view_of_the_fused_projection_in_place() -> Result<()> {
+    let mut rng = SeededRng::new(7);
+    let (b, t, d) = (2, 3, 4);
+    // Fused q (2 heads) | k (1 head) | v (1 head) output, as in a decode step.
+    let fused = rng.normal(&[b, t, 4 * d], 1.0, &Device::Cpu)?;
+    let cos = rng
+        .normal(&[b * t * d / 2], 1.0, &Device::Cpu)?
+        .to_vec1::<f32>()?;
+    let sin = rng
+        .normal(&[b * t * d / 2], 1.0, &Device::Cpu)?
+        .to_vec1::<f32>()?;
+    let rope = RopeTables {
+        cos: Arc::new(cos),
+        sin: Arc::new(sin),
+    };
+    let norm = HeadNorm {
+        weight: Arc::new(vec![0.5, 1.0, 1.5, 2.0]),
+        eps: 1e-6,
+    };
+    for (at, heads, rep) in [(0, 2, 1), (2 * d, 1, 2), (3 * d, 1, 1)] {
+        let view = fused.narrow(2, at, heads * d)?;
+        assert!(!view.is_contiguous());
+        let got = split_heads(&view, heads, rep, Some(norm.clone()), Some(rope.clone()))?;
+        let want = split_heads(
+            &view.contiguous()?,
+            heads,
+            rep,
+            Some(norm.clone()),
+            Some(rope.clone()),
+        )?;
+        assert_eq!(got.dims(), &[b, heads * rep, t, d]);
+        assert_eq!(max_diff(&got, &want), 0.0);
+    }
+    Ok(())
+}
