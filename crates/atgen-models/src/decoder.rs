@@ -490,6 +490,34 @@ impl Decoder {
         ids: &Tensor,
         positions: &Tensor,
         mask: &Tensor,
+        cache: Option<&mut KvCache>,
+        ctx: &mut ForwardCtx,
+    ) -> Result<Tensor> {
+        let x = self.forward_residual(ids, positions, mask, cache, ctx)?;
+        self.final_norm(&x, ctx)
+    }
+
+    /// The final norm of [`Decoder::forward_residual`]'s output.
+    pub fn final_norm(&self, x: &Tensor, ctx: &ForwardCtx) -> Result<Tensor> {
+        ops::rms_norm(x, &self.norm, self.cfg.rms_norm_eps, ctx.is_training())
+    }
+
+    /// The final norm's weight and epsilon when frozen (for a loss kernel
+    /// that applies it to the rows it needs, see [`Decoder::forward_residual`]).
+    pub fn frozen_final_norm(&self) -> Option<(&Tensor, f64)> {
+        (!self.norm.is_variable()).then_some((&self.norm, self.cfg.rms_norm_eps))
+    }
+
+    /// [`Decoder::forward_hidden`] before the final norm: the last layer's
+    /// residual stream.
+    ///
+    /// # Shapes
+    /// As [`Decoder::forward_hidden`].
+    pub fn forward_residual(
+        &self,
+        ids: &Tensor,
+        positions: &Tensor,
+        mask: &Tensor,
         mut cache: Option<&mut KvCache>,
         ctx: &mut ForwardCtx,
     ) -> Result<Tensor> {
@@ -566,7 +594,7 @@ impl Decoder {
             };
             x = Self::residual(residual, h, fast_add)?;
         }
-        ops::rms_norm(&x, &self.norm, self.cfg.rms_norm_eps, train)
+        Ok(x)
     }
 
     /// `x + h`: through [`kernels::residual_add`] when `fast` (inference on CPU f32).

@@ -14,7 +14,8 @@
 //! * [`decoder_layer`]: a whole decoder layer for LoRA over a frozen base,
 //!   one node with in-place gradient accumulation;
 //! * [`head_nll`]: the frozen LM head and the loss in one node (the logits
-//!   never enter the graph);
+//!   never enter the graph); [`head_nll_normed`] also applies the final norm
+//!   to the answer positions only;
 //! * [`weighted_nll`]: log-softmax, gather and weighted sum in one pass over
 //!   the vocabulary logits;
 //! * [`residual_add`], [`head_logit_rows`]: inference-only decode-step ops
@@ -67,7 +68,7 @@ mod swiglu;
 #[cfg(test)]
 mod tests;
 
-pub use head_nll::head_nll;
+pub use head_nll::{head_nll, head_nll_normed};
 pub use heads::{split_heads, HeadNorm, RopeTables};
 pub use infer::{head_logit_rows, residual_add};
 pub use layer::{decoder_layer, LayerWeights, Lora, Projection};

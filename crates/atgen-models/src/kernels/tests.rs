@@ -313,3 +313,43 @@ fn split_heads_reads_a_view_of_the_fused_projection_in_place() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn head_nll_normed_matches_norm_narrow_then_head_nll() -> Result<()> {
+    let mut rng = SeededRng::new(8);
+    let (b, t, k, v, start, len) = (2, 6, 8, 11, 2, 3);
+    let x = normal(&mut rng, &[b, t, k]);
+    let norm = (rng.normal(&[k], 0.3, &Device::Cpu)? + 1.0)?;
+    let w = rng.normal(&[v, k], 1.0, &Device::Cpu)?;
+    let labels: Vec<u32> = vec![3, 0, 10, 7, 7, 1];
+    // One padded answer row (weight 0) in the first sequence.
+    let weights: Vec<f32> = vec![0.0, 0.2, 0.2, 0.2, 0.2, 0.2];
+    let eps = 1e-6;
+    check(
+        std::slice::from_ref(&x),
+        |x| {
+            Ok(head_nll_normed(
+                &x[0],
+                &norm,
+                eps,
+                start,
+                len,
+                &w,
+                labels.clone(),
+                weights.clone(),
+            )?)
+        },
+        |x| {
+            let ms = x[0].sqr()?.mean_keepdim(D::Minus1)?;
+            let h = x[0]
+                .broadcast_div(&(ms + eps)?.sqrt()?)?
+                .broadcast_mul(&norm)?;
+            let rows = h.narrow(1, start, len)?.reshape((b * len, k))?;
+            Ok(head_nll(&rows, &w, labels.clone(), weights.clone())?)
+        },
+        1e-4,
+    )?;
+    let bad = head_nll_normed(&x, &norm, eps, 4, 3, &w, labels.clone(), weights.clone());
+    assert!(bad.is_err(), "positions past the sequence must be refused");
+    Ok(())
+}
