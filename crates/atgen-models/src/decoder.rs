@@ -59,6 +59,8 @@ struct DecoderLayer {
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
     layers: Vec<Option<LayerCache>>,
+    /// Positions to allocate at the first append (0: the next power of two).
+    reserve: usize,
 }
 
 /// `(b, kv_heads, capacity, head_dim)` buffers of which the first `len` positions are filled.
@@ -71,7 +73,12 @@ struct LayerCache {
 
 impl LayerCache {
     /// Appends `(b, kv_heads, t, head_dim)` keys and values; returns views of everything cached.
-    fn append(slot: &mut Option<LayerCache>, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
+    fn append(
+        slot: &mut Option<LayerCache>,
+        k: &Tensor,
+        v: &Tensor,
+        reserve: usize,
+    ) -> Result<(Tensor, Tensor)> {
         let (b, h, t, d) = k.dims4()?;
         let len = slot.as_ref().map_or(0, |c| c.len);
         let cap = match slot.as_ref() {
@@ -79,7 +86,7 @@ impl LayerCache {
             None => 0,
         };
         if len + t > cap {
-            let cap = (len + t).next_power_of_two().max(32);
+            let cap = (len + t).next_power_of_two().max(32).max(reserve);
             let nk = Tensor::zeros((b, h, cap, d), k.dtype(), k.device())?;
             let nv = Tensor::zeros((b, h, cap, d), v.dtype(), v.device())?;
             if let Some(c) = slot.as_ref().filter(|c| c.len > 0) {
@@ -108,6 +115,15 @@ impl Attention {
 }
 
 impl KvCache {
+    /// An empty cache whose buffers hold `positions` from the first append
+    /// (a generation's prompt width plus its new tokens: no regrowth copy).
+    pub fn with_capacity(positions: usize) -> Self {
+        KvCache {
+            layers: Vec::new(),
+            reserve: positions,
+        }
+    }
+
     /// Number of cached positions.
     pub fn len(&self) -> usize {
         self.layers
@@ -474,6 +490,34 @@ impl Decoder {
         ids: &Tensor,
         positions: &Tensor,
         mask: &Tensor,
+        cache: Option<&mut KvCache>,
+        ctx: &mut ForwardCtx,
+    ) -> Result<Tensor> {
+        let x = self.forward_residual(ids, positions, mask, cache, ctx)?;
+        self.final_norm(&x, ctx)
+    }
+
+    /// The final norm of [`Decoder::forward_residual`]'s output.
+    pub fn final_norm(&self, x: &Tensor, ctx: &ForwardCtx) -> Result<Tensor> {
+        ops::rms_norm(x, &self.norm, self.cfg.rms_norm_eps, ctx.is_training())
+    }
+
+    /// The final norm's weight and epsilon when frozen (for a loss kernel
+    /// that applies it to the rows it needs, see [`Decoder::forward_residual`]).
+    pub fn frozen_final_norm(&self) -> Option<(&Tensor, f64)> {
+        (!self.norm.is_variable()).then_some((&self.norm, self.cfg.rms_norm_eps))
+    }
+
+    /// [`Decoder::forward_hidden`] before the final norm: the last layer's
+    /// residual stream.
+    ///
+    /// # Shapes
+    /// As [`Decoder::forward_hidden`].
+    pub fn forward_residual(
+        &self,
+        ids: &Tensor,
+        positions: &Tensor,
+        mask: &Tensor,
         mut cache: Option<&mut KvCache>,
         ctx: &mut ForwardCtx,
     ) -> Result<Tensor> {
@@ -508,6 +552,7 @@ impl Decoder {
             Some(kt) if train && !ctx.op_by_op && cache.is_none() => Some(kt),
             _ => None,
         };
+        let fast_add = !train && tables.kernel.is_some();
         for (i, layer) in self.layers.iter().enumerate() {
             if let Some(kt) = layer_kernel {
                 if let Some(w) = self.layer_weights(layer)? {
@@ -517,9 +562,9 @@ impl Decoder {
             }
             let residual = x.clone();
             let h = ops::rms_norm(&x, &layer.input_layernorm, self.cfg.rms_norm_eps, train)?;
-            let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
+            let slot = cache.as_deref_mut().map(|c| (&mut c.layers[i], c.reserve));
             let h = self.attention(&layer.self_attn, &h, &tables, slot, ctx)?;
-            x = (residual + h)?;
+            x = Self::residual(residual, h, fast_add)?;
             let residual = x.clone();
             let h = ops::rms_norm(
                 &x,
@@ -547,9 +592,18 @@ impl Decoder {
                 Some(f) => f.forward(&act)?,
                 None => layer.mlp.down_proj.forward(&act, ctx)?,
             };
-            x = (residual + h)?;
+            x = Self::residual(residual, h, fast_add)?;
         }
-        ops::rms_norm(&x, &self.norm, self.cfg.rms_norm_eps, train)
+        Ok(x)
+    }
+
+    /// `x + h`: through [`kernels::residual_add`] when `fast` (inference on CPU f32).
+    fn residual(x: Tensor, h: Tensor, fast: bool) -> Result<Tensor> {
+        Ok(if fast {
+            kernels::residual_add(&x, &h)?
+        } else {
+            (x + h)?
+        })
     }
 
     /// How many layers train through the whole-layer kernel
@@ -640,7 +694,7 @@ impl Decoder {
         at: &Attention,
         x: &Tensor,
         tables: &Tables<'_>,
-        slot: Option<&mut Option<LayerCache>>,
+        slot: Option<(&mut Option<LayerCache>, usize)>,
         ctx: &mut ForwardCtx,
     ) -> Result<Tensor> {
         let train = ctx.is_training();
@@ -675,7 +729,7 @@ impl Decoder {
         };
         let (k, v) = match slot {
             None => (k, v),
-            Some(slot) => LayerCache::append(slot, &k, &v)?,
+            Some((slot, reserve)) => LayerCache::append(slot, &k, &v, reserve)?,
         };
         // Grouped-query attention without copying the shared keys and values:
         // the n_rep query heads of a kv head become rows of one matmul.
@@ -780,6 +834,19 @@ impl Decoder {
             (None, _) => crate::linear::matmul_t(hidden, &self.embed_tokens)?,
         };
         Ok(out.to_dtype(DType::F32)?)
+    }
+
+    /// [`Decoder::logits`] of `(rows, hidden)` states as one vector per row,
+    /// through [`kernels::head_logit_rows`] for tied CPU f32 embeddings at
+    /// inference (the decode step's head).
+    pub fn logit_rows(&self, hidden: &Tensor, ctx: &mut ForwardCtx) -> Result<Vec<Vec<f32>>> {
+        if self.lm_head.is_none()
+            && !ctx.is_training()
+            && kernels::supported(&[hidden, &self.embed_tokens])
+        {
+            return Ok(kernels::head_logit_rows(hidden, &self.embed_tokens)?);
+        }
+        Ok(self.logits(hidden, ctx)?.to_vec2::<f32>()?)
     }
 }
 

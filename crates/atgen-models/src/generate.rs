@@ -205,7 +205,10 @@ impl CausalLm {
             .max_new_tokens
             .min(self.max_context().saturating_sub(width));
         let mut active: Vec<usize> = (0..jobs.len()).collect();
-        let mut cache = KvCache::default();
+        // Room for the new tokens up front (no regrowth copy at the first
+        // step), but no more than the prompt again: a long max_new_tokens
+        // that stops early at EOS grows the cache only as needed.
+        let mut cache = KvCache::with_capacity(width + max_new.min(width.max(32)));
         let mut ctx = ForwardCtx::inference();
         let mut input = Tensor::from_vec(ids, (jobs.len(), width), dev)?;
         let mut positions = Tensor::from_vec(pos, (jobs.len(), width), dev)?;
@@ -220,7 +223,7 @@ impl CausalLm {
                 &mut ctx,
             )?;
             let last = hidden.narrow(1, t - 1, 1)?.squeeze(1)?;
-            let logits = self.decoder.logits(&last, &mut ctx)?.to_vec2::<f32>()?;
+            let logits = self.decoder.logit_rows(&last, &mut ctx)?;
             let chosen: Vec<u32> = active
                 .iter()
                 .zip(&logits)

@@ -93,8 +93,6 @@ fn batch_loss(lm: &CausalLm, batch: &[&Sequence], ctx: &mut ForwardCtx) -> Resul
     let (ids, pos, mask) = lm.batch_tensors(batch)?;
     let width = ids.dim(1)?;
     let tmax = batch.iter().map(|s| s.target_len).max().unwrap_or(0);
-    let hidden = lm.decoder.forward_hidden(&ids, &pos, &mask, None, ctx)?;
-    let h = hidden.narrow(1, width - 1 - tmax, tmax)?;
     let mut labels = Vec::with_capacity(batch.len() * tmax);
     let mut weights = Vec::with_capacity(batch.len() * tmax);
     let count: usize = batch.iter().map(|s| s.target_len).sum();
@@ -109,8 +107,20 @@ fn batch_loss(lm: &CausalLm, batch: &[&Sequence], ctx: &mut ForwardCtx) -> Resul
     let head = lm
         .decoder
         .frozen_head()
-        .filter(|w| ctx.is_training() && !ctx.op_by_op && kernels::supported(&[&h, w]));
-    if let Some(w) = head {
+        .filter(|w| ctx.is_training() && !ctx.op_by_op && kernels::supported(&[w]));
+    let start = width - 1 - tmax;
+    let x = lm.decoder.forward_residual(&ids, &pos, &mask, None, ctx)?;
+    let norm = lm
+        .decoder
+        .frozen_final_norm()
+        .filter(|(n, _)| kernels::supported(&[&x, n]));
+    if let (Some(w), Some((norm, eps))) = (&head, norm) {
+        // The final norm on the answer positions only, inside the loss node.
+        let loss = kernels::head_nll_normed(&x, norm, eps, start, tmax, w, labels, weights)?;
+        return Ok((loss, count));
+    }
+    let h = lm.decoder.final_norm(&x, ctx)?.narrow(1, start, tmax)?;
+    if let Some(w) = head.filter(|_| kernels::supported(&[&h])) {
         let rows = h.reshape(((), h.dim(D::Minus1)?))?;
         return Ok((kernels::head_nll(&rows, &w, labels, weights)?, count));
     }

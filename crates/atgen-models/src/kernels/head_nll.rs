@@ -6,9 +6,14 @@
 //! third copy for the head's backward (three passes over 12.8 MB on the
 //! benchmark model). Here the forward keeps the softmax in its logits buffer
 //! and the backward turns it into `∂logits` in place and multiplies by the
-//! frozen head once.
+//! frozen head once. [`head_nll_normed`] also applies the model's final
+//! RMSNorm to the answer positions only, taking the last layer's residual
+//! stream: no norm over prompt positions, no narrow node, no `(b, t, hidden)`
+//! zero-plus-add for the narrow's gradient.
 
 use super::gemm::{matmul, View};
+use super::layer::norm_vec_bwd;
+use super::norm::rstd;
 use super::*;
 use std::sync::Mutex;
 
@@ -19,6 +24,44 @@ struct HeadNll {
     weights: Arc<Vec<f32>>,
     /// Row-wise softmax of the logits, from the forward pass.
     probs: Mutex<Option<Vec<f32>>>,
+    /// The final norm, when the input is `(b, t, hidden)` before it.
+    prenorm: Option<Prenorm>,
+}
+
+/// A frozen RMSNorm applied to positions `start..start + len` of each sequence.
+struct Prenorm {
+    weight: Vec<f32>,
+    eps: f32,
+    start: usize,
+    len: usize,
+}
+
+impl Prenorm {
+    /// `(b, t, k)` input rows → the `(b · len, k)` normalised answer rows.
+    fn rows(&self, x: &[f32], l: &Layout) -> Result<(Vec<f32>, usize)> {
+        let (b, t, k) = l.shape().dims3()?;
+        if self.start + self.len > t || self.weight.len() != k {
+            bail!(
+                "head_nll: positions {}..{} of {t}, norm of {} for hidden {k}",
+                self.start,
+                self.start + self.len,
+                self.weight.len()
+            );
+        }
+        let mut h = vec![0f32; b * self.len * k];
+        h.par_chunks_mut(k)
+            .with_min_len(MIN_ROWS)
+            .enumerate()
+            .for_each(|(r, h)| {
+                let src = ((r / self.len) * t + self.start + r % self.len) * k;
+                let x = &x[src..src + k];
+                let s = rstd(x, self.eps);
+                h.iter_mut()
+                    .zip(x.iter().zip(&self.weight))
+                    .for_each(|(h, (x, w))| *h = x * s * w);
+            });
+        Ok((h, b * self.len))
+    }
 }
 
 impl HeadNll {
@@ -40,8 +83,16 @@ impl CustomOp1 for HeadNll {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let h = contiguous(s, l, "head_nll hidden")?;
-        let (rows, k) = l.shape().dims2()?;
+        let x = contiguous(s, l, "head_nll hidden")?;
+        let k = l.shape().dims().last().copied().unwrap_or(0);
+        let normed = match &self.prenorm {
+            Some(p) => Some(p.rows(x, l)?),
+            None => None,
+        };
+        let (h, rows) = match &normed {
+            Some((h, rows)) => (h.as_slice(), *rows),
+            None => (x, l.shape().dims2()?.0),
+        };
         let (v, k2) = self.w.dims2()?;
         if k != k2 || rows != self.labels.len() || rows != self.weights.len() {
             bail!(
@@ -92,7 +143,8 @@ impl CustomOp1 for HeadNll {
         else {
             bail!("head_nll: backward run twice, or before the forward pass");
         };
-        let (rows, k) = h.dims2()?;
+        let k = h.dims().last().copied().unwrap_or(0);
+        let rows = self.labels.len();
         let v = dz.len() / rows.max(1);
         // ∂logits = g · w · (softmax − onehot); rows without weight get none.
         dz.par_chunks_mut(v)
@@ -108,7 +160,27 @@ impl CustomOp1 for HeadNll {
             });
         let mut dh = vec![0f32; rows * k];
         self.with_w(|w| matmul(&mut dh, k, View::rows(&dz, rows, v), w, 1.0, false, true))?;
-        Ok(Some(Tensor::from_vec(dh, (rows, k), h.device())?))
+        let Some(p) = &self.prenorm else {
+            return Ok(Some(Tensor::from_vec(dh, (rows, k), h.device())?));
+        };
+        // Through the norm, into the answer positions of a (b, t, k) gradient.
+        let (b, t, _) = h.dims3()?;
+        let (g, l) = h.storage_and_layout();
+        let candle_core::Storage::Cpu(s) = &*g else {
+            bail!("head_nll: the hidden states are not on the CPU");
+        };
+        let x = contiguous(s, l, "head_nll hidden")?;
+        let mut dx = vec![0f32; b * t * k];
+        dx.par_chunks_mut(k)
+            .with_min_len(MIN_ROWS)
+            .enumerate()
+            .filter(|(row, _)| (p.start..p.start + p.len).contains(&(row % t)))
+            .for_each(|(row, dx)| {
+                let r = (row / t) * p.len + row % t - p.start;
+                let xr = &x[row * k..row * k + k];
+                norm_vec_bwd(xr, &p.weight, &dh[r * k..r * k + k], p.eps, dx);
+            });
+        Ok(Some(Tensor::from_vec(dx, (b, t, k), h.device())?))
     }
 }
 
@@ -124,5 +196,39 @@ pub fn head_nll(h: &Tensor, w: &Tensor, labels: Vec<u32>, weights: Vec<f32>) -> 
         labels: Arc::new(labels),
         weights: Arc::new(weights),
         probs: Mutex::new(None),
+        prenorm: None,
+    })
+}
+
+/// [`head_nll`] of `rms_norm(x)` at positions `start..start + len` of each
+/// sequence, from the residual stream `x` before the final norm (frozen
+/// weight `norm`); the gradient reaches `x` at those positions only.
+/// Labels and weights are per answer row, sequence by sequence.
+///
+/// # Shapes
+/// `x`: `(b, t, hidden)`; `norm`: `(hidden,)`; `w`: `(vocab, hidden)`;
+/// `labels`, `weights`: `b · len` values → scalar.
+#[allow(clippy::too_many_arguments)]
+pub fn head_nll_normed(
+    x: &Tensor,
+    norm: &Tensor,
+    eps: f64,
+    start: usize,
+    len: usize,
+    w: &Tensor,
+    labels: Vec<u32>,
+    weights: Vec<f32>,
+) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(HeadNll {
+        w: w.clone(),
+        labels: Arc::new(labels),
+        weights: Arc::new(weights),
+        probs: Mutex::new(None),
+        prenorm: Some(Prenorm {
+            weight: norm.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?,
+            eps: eps as f32,
+            start,
+            len,
+        }),
     })
 }

@@ -76,13 +76,24 @@ impl CustomOp1 for SplitHeads {
     }
 
     fn cpu_fwd(&self, st: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = contiguous(st, l, "split_heads x")?;
         let (b, t, hd) = l.shape().dims3()?;
         let d = hd / self.heads.max(1);
         if d * self.heads != hd {
             bail!("split_heads: {hd} is not {} heads", self.heads);
         }
         self.check(b, t, d)?;
+        // Rows of the input may be strided (q, k or v as a view of the fused
+        // q/k/v projection): element (bi, ti, j) at start + bi·s0 + ti·s1 + j.
+        let [s0, s1, s2] = l.stride() else {
+            bail!("split_heads: expected (b, t, heads · d) strides");
+        };
+        let (s0, s1) = (*s0, *s1);
+        let data = st.as_slice::<f32>()?;
+        let x = &data[l.start_offset()..];
+        let span = (b.max(1) - 1) * s0 + (t.max(1) - 1) * s1 + hd;
+        if *s2 != 1 || (b * t > 0 && span > x.len()) {
+            bail!("split_heads: input rows are not contiguous");
+        }
         let nh = self.heads * self.rep;
         let mut y = vec![0f32; b * nh * t * d];
         // Output rows (bi, head, ti) in order.
@@ -91,7 +102,7 @@ impl CustomOp1 for SplitHeads {
             .enumerate()
             .for_each(|(row, y)| {
                 let (bi, hh, ti) = (row / (nh * t), (row / t) % nh, row % t);
-                let src = (bi * t + ti) * hd + (hh / self.rep) * d;
+                let src = bi * s0 + ti * s1 + (hh / self.rep) * d;
                 y.copy_from_slice(&x[src..src + d]);
                 self.apply(y, (bi * t + ti) * (d / 2));
             });
@@ -185,10 +196,18 @@ pub fn split_heads(
     norm: Option<HeadNorm>,
     rope: Option<RopeTables>,
 ) -> Result<Tensor> {
-    x.contiguous()?.apply_op1(SplitHeads {
+    let op = SplitHeads {
         heads,
         rep: rep.max(1),
         norm,
         rope,
-    })
+    };
+    // Without a gradient, rows whose last dim is contiguous are read in place
+    // (a view of the fused q/k/v output); the backward wants a contiguous input.
+    let in_place = !x.track_op() && x.rank() == 3 && x.stride().last() == Some(&1);
+    if in_place {
+        x.apply_op1_no_bwd(&op)
+    } else {
+        x.contiguous()?.apply_op1(op)
+    }
 }

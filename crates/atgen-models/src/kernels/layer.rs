@@ -307,7 +307,7 @@ fn norm_rows_bwd(x: &[f32], w: &[f32], g: &[f32], resid: &[f32], eps: f32) -> Ve
 }
 
 /// `out = ∂x` of `x / rms(x) ⊙ w` for one vector.
-fn norm_vec_bwd(x: &[f32], w: &[f32], g: &[f32], eps: f32, out: &mut [f32]) {
+pub(super) fn norm_vec_bwd(x: &[f32], w: &[f32], g: &[f32], eps: f32, out: &mut [f32]) {
     let r = rstd(x, eps);
     let dot: f32 = (0..x.len()).map(|j| g[j] * w[j] * x[j] * r).sum::<f32>() / x.len() as f32;
     for j in 0..x.len() {

@@ -14,9 +14,12 @@
 //! * [`decoder_layer`]: a whole decoder layer for LoRA over a frozen base,
 //!   one node with in-place gradient accumulation;
 //! * [`head_nll`]: the frozen LM head and the loss in one node (the logits
-//!   never enter the graph);
+//!   never enter the graph); [`head_nll_normed`] also applies the final norm
+//!   to the answer positions only;
 //! * [`weighted_nll`]: log-softmax, gather and weighted sum in one pass over
-//!   the vocabulary logits.
+//!   the vocabulary logits;
+//! * [`residual_add`], [`head_logit_rows`]: inference-only decode-step ops
+//!   (no graph node, no thread-pool barrier, no transposing copy).
 //!
 //! The kernels run on CPU f32 only; [`crate::ops`] falls back to the composed
 //! differentiable versions elsewhere, and the tests below check both forms'
@@ -54,6 +57,7 @@ pub fn supported(ts: &[&Tensor]) -> bool {
 mod gemm;
 mod head_nll;
 mod heads;
+mod infer;
 mod layer;
 mod linear;
 mod nll;
@@ -64,8 +68,9 @@ mod swiglu;
 #[cfg(test)]
 mod tests;
 
-pub use head_nll::head_nll;
+pub use head_nll::{head_nll, head_nll_normed};
 pub use heads::{split_heads, HeadNorm, RopeTables};
+pub use infer::{head_logit_rows, residual_add};
 pub use layer::{decoder_layer, LayerWeights, Lora, Projection};
 pub use linear::{frozen_matmul_t, lora_linear};
 pub use nll::weighted_nll;

@@ -272,3 +272,124 @@ fn weighted_nll_gradients_match_composed() -> Result<()> {
         1e-5,
     )
 }
+
+#[test]
+fn head_logit_rows_match_the_matmul_for_any_row_count() -> Result<()> {
+    let mut rng = SeededRng::new(5);
+    // 200 is not a multiple of the 64-column blocks; the transposed head is
+    // a strided view.
+    let w = rng.normal(&[200, 24], 1.0, &Device::Cpu)?;
+    let wt = rng.normal(&[24, 200], 1.0, &Device::Cpu)?;
+    for rows in [0, 1, 3, 16, 70] {
+        let x = rng.normal(&[rows, 24], 1.0, &Device::Cpu)?;
+        for head in [w.clone(), wt.t()?] {
+            let got = head_logit_rows(&x, &head)?;
+            let want = x.matmul(&head.t()?)?.to_vec2::<f32>()?;
+            assert_eq!(got.len(), rows);
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g.len(), 200);
+                for (a, b) in g.iter().zip(w) {
+                    assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+                }
+            }
+        }
+    }
+    let x = rng.normal(&[2, 23], 1.0, &Device::Cpu)?;
+    assert!(head_logit_rows(&x, &w).is_err());
+    Ok(())
+}
+
+#[test]
+fn residual_add_matches_add_small_and_large() -> Result<()> {
+    let mut rng = SeededRng::new(6);
+    for shape in [[2, 3, 8], [4, 130, 256]] {
+        let x = rng.normal(&shape, 1.0, &Device::Cpu)?;
+        let h = rng.normal(&shape, 1.0, &Device::Cpu)?;
+        let y = residual_add(&x, &h)?;
+        assert_eq!(y.dims(), &shape);
+        assert_eq!(max_diff(&y, &(&x + &h)?), 0.0);
+        // A strided input is made contiguous first.
+        let yt = residual_add(&x.transpose(1, 2)?, &h.transpose(1, 2)?)?;
+        assert_eq!(max_diff(&yt, &(&x + &h)?.transpose(1, 2)?), 0.0);
+    }
+    let x = rng.normal(&[2, 3], 1.0, &Device::Cpu)?;
+    assert!(residual_add(&x, &x.t()?).is_err());
+    Ok(())
+}
+
+#[test]
+fn split_heads_reads_a_view_of_the_fused_projection_in_place() -> Result<()> {
+    let mut rng = SeededRng::new(7);
+    let (b, t, d) = (2, 3, 4);
+    // Fused q (2 heads) | k (1 head) | v (1 head) output, as in a decode step.
+    let fused = rng.normal(&[b, t, 4 * d], 1.0, &Device::Cpu)?;
+    let cos = rng
+        .normal(&[b * t * d / 2], 1.0, &Device::Cpu)?
+        .to_vec1::<f32>()?;
+    let sin = rng
+        .normal(&[b * t * d / 2], 1.0, &Device::Cpu)?
+        .to_vec1::<f32>()?;
+    let rope = RopeTables {
+        cos: Arc::new(cos),
+        sin: Arc::new(sin),
+    };
+    let norm = HeadNorm {
+        weight: Arc::new(vec![0.5, 1.0, 1.5, 2.0]),
+        eps: 1e-6,
+    };
+    for (at, heads, rep) in [(0, 2, 1), (2 * d, 1, 2), (3 * d, 1, 1)] {
+        let view = fused.narrow(2, at, heads * d)?;
+        assert!(!view.is_contiguous());
+        let got = split_heads(&view, heads, rep, Some(norm.clone()), Some(rope.clone()))?;
+        let want = split_heads(
+            &view.contiguous()?,
+            heads,
+            rep,
+            Some(norm.clone()),
+            Some(rope.clone()),
+        )?;
+        assert_eq!(got.dims(), &[b, heads * rep, t, d]);
+        assert_eq!(max_diff(&got, &want), 0.0);
+    }
+    Ok(())
+}
+
+#[test]
+fn head_nll_normed_matches_norm_narrow_then_head_nll() -> Result<()> {
+    let mut rng = SeededRng::new(8);
+    let (b, t, k, v, start, len) = (2, 6, 8, 11, 2, 3);
+    let x = normal(&mut rng, &[b, t, k]);
+    let norm = (rng.normal(&[k], 0.3, &Device::Cpu)? + 1.0)?;
+    let w = rng.normal(&[v, k], 1.0, &Device::Cpu)?;
+    let labels: Vec<u32> = vec![3, 0, 10, 7, 7, 1];
+    // One padded answer row (weight 0) in the first sequence.
+    let weights: Vec<f32> = vec![0.0, 0.2, 0.2, 0.2, 0.2, 0.2];
+    let eps = 1e-6;
+    check(
+        std::slice::from_ref(&x),
+        |x| {
+            Ok(head_nll_normed(
+                &x[0],
+                &norm,
+                eps,
+                start,
+                len,
+                &w,
+                labels.clone(),
+                weights.clone(),
+            )?)
+        },
+        |x| {
+            let ms = x[0].sqr()?.mean_keepdim(D::Minus1)?;
+            let h = x[0]
+                .broadcast_div(&(ms + eps)?.sqrt()?)?
+                .broadcast_mul(&norm)?;
+            let rows = h.narrow(1, start, len)?.reshape((b * len, k))?;
+            Ok(head_nll(&rows, &w, labels.clone(), weights.clone())?)
+        },
+        1e-4,
+    )?;
+    let bad = head_nll_normed(&x, &norm, eps, 4, 3, &w, labels.clone(), weights.clone());
+    assert!(bad.is_err(), "positions past the sequence must be refused");
+    Ok(())
+}
