@@ -101,7 +101,7 @@ fn each_stopping_criterion_ends_the_run_with_its_reason() -> TestResult {
 fn a_stop_file_stops_the_run_and_resume_does_not_restart_it() -> TestResult {
     let ws = Workspace::new()?;
     // Crash after round 0 is labeled, drop a STOP file, resume: the run stops as requested.
-    let o = ws.atgen_with_crash("stopfile", "0:label");
+    let o = ws.atgen_with_crash("stopfile", "0:label", &[]);
     assert!(!o.status.success());
     let run = ws.run_dirs("stopfile")[0].clone();
     std::fs::write(run.join("STOP"), "")?;
@@ -117,8 +117,8 @@ fn a_stop_file_stops_the_run_and_resume_does_not_restart_it() -> TestResult {
 }
 
 impl Workspace {
-    fn atgen_with_crash(&self, name: &str, at: &str) -> std::process::Output {
-        let mut args = self.run_args(&[]);
+    fn atgen_with_crash(&self, name: &str, at: &str, extra: &[&str]) -> std::process::Output {
+        let mut args = self.run_args(extra);
         args.push(format!("name={name}"));
         atgen()
             .current_dir(self.path())
@@ -136,7 +136,7 @@ fn resume_after_a_crash_between_labelling_and_training_labels_nothing_twice() ->
     assert!(o.status.success(), "{}", stderr(&o));
     let straight = labeled_ids(&ws.run_dirs("straight")[0]);
 
-    let o = ws.atgen_with_crash("crashed", "1:label");
+    let o = ws.atgen_with_crash("crashed", "1:label", &[]);
     assert!(!o.status.success(), "the crash hook must abort");
     let run = ws.run_dirs("crashed")[0].clone();
     let record = read_json(&run.join("run.json"));
@@ -168,6 +168,55 @@ fn resume_after_a_crash_between_labelling_and_training_labels_nothing_twice() ->
         "same final labeled set as an uninterrupted run with the same seed"
     );
     assert_eq!(read_json(&run.join("run.json"))["status"], "completed");
+    Ok(())
+}
+
+/// Rounds that continue the previous round's model (`al.train_from_scratch=false`, the offline
+/// default) with a strategy that asks that model (NSP): a crash after training, before the
+/// round is evaluated, then `--resume`, gives the uninterrupted run's curve and labels exactly
+/// (the continued model is restored from the run directory; training is bit-reproducible).
+#[test]
+fn a_resumed_continuing_run_reproduces_the_uninterrupted_curve_bit_for_bit() -> TestResult {
+    let ws = Workspace::new()?;
+    let extra = [
+        "al=nsp",
+        "al.train_from_scratch=false",
+        "al.num_iterations=3",
+    ];
+    let mut straight_args = extra.to_vec();
+    straight_args.push("name=straight");
+    let o = ws.run(&straight_args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let straight = &ws.run_dirs("straight")[0];
+
+    let o = ws.atgen_with_crash("crashed", "1:train", &extra);
+    assert!(!o.status.success(), "the crash hook must abort");
+    let run = ws.run_dirs("crashed")[0].clone();
+    assert!(!run.join("iter_001").join("metrics.json").exists());
+    let o = run_in(
+        ws.path(),
+        &["run", "--resume", run.to_str().unwrap_or_default()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(run.join("curve.csv"))?,
+        std::fs::read_to_string(straight.join("curve.csv"))?,
+        "same curve as the uninterrupted run"
+    );
+    assert_eq!(labeled_ids(&run), labeled_ids(straight), "same labels");
+    for round in 1..=3 {
+        let gens = |dir: &std::path::Path| {
+            std::fs::read_to_string(
+                dir.join(format!("iter_{round:03}"))
+                    .join("generations.jsonl"),
+            )
+        };
+        assert_eq!(
+            gens(&run)?,
+            gens(straight)?,
+            "round {round}: same generations"
+        );
+    }
     Ok(())
 }
 
