@@ -62,6 +62,45 @@ fn aeslc_test_rows_have_four_references() {
 }
 
 #[test]
+fn cmudict_words_have_every_pronunciation_as_a_reference() {
+    let ds = load("cmudict", &[]);
+    assert_eq!((ds.train.len(), ds.test.len()), (3000, 300));
+    let arpabet = |p: &str| {
+        p.split(' ').all(|ph| {
+            !ph.is_empty()
+                && ph
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
+    };
+    for ex in ds.train.iter().chain(&ds.test) {
+        assert!(
+            ex.input.chars().all(|c| c.is_ascii_lowercase()),
+            "{}",
+            ex.input
+        );
+        assert!(
+            !ex.references.is_empty() && ex.references.iter().all(|r| arpabet(r)),
+            "{ex:?}"
+        );
+    }
+    assert!(
+        ds.test.iter().any(|e| e.references.len() >= 2),
+        "variants kept"
+    );
+    let ex = ds
+        .test
+        .iter()
+        .find(|e| e.input == "abdominal")
+        .expect("a known word");
+    assert_eq!(ex.references[0], "AE0 B D AA1 M AH0 N AH0 L");
+    assert_eq!(
+        ds.prompt.render(ex).unwrap(),
+        "Pronounce: abdominal\nPhonemes:"
+    );
+}
+
+#[test]
 fn subsets_few_shot_and_held_out_are_seeded() {
     let a = load(
         "gsm8k",
