@@ -12,8 +12,8 @@
 //! zero-plus-add for the narrow's gradient.
 
 use super::gemm::{matmul, View};
-use super::layer::norm_vec_bwd;
-use super::norm::rstd;
+
+use super::norm::{norm_vec_bwd, rstd};
 use super::*;
 use std::sync::Mutex;
 

@@ -1,6 +1,6 @@
 //! Splitting attention heads with per-head norm and rotary embeddings (and its backward).
 
-use super::norm::rstd;
+use super::norm::{norm_vec_bwd, rstd};
 use super::*;
 
 // ---------------------------------------------------------------------------
@@ -168,15 +168,7 @@ impl CustomOp2 for SplitHeadsBackward {
                 let xr = &x[row * d..row * d + d];
                 match &op.norm {
                     None => gx.copy_from_slice(&gy),
-                    Some(n) => {
-                        let r = rstd(xr, n.eps);
-                        let w = &n.weight;
-                        let dot: f32 =
-                            (0..d).map(|j| gy[j] * w[j] * xr[j] * r).sum::<f32>() / d as f32;
-                        for j in 0..d {
-                            gx[j] = r * (gy[j] * w[j] - xr[j] * r * dot);
-                        }
-                    }
+                    Some(n) => norm_vec_bwd(xr, &n.weight, &gy, n.eps, gx),
                 }
             });
         Ok((CpuStorage::F32(out), l1.shape().clone()))

@@ -16,7 +16,8 @@
 //! op-by-op path. The tests check both paths give the same loss and gradients.
 
 use super::gemm::{matmul, View};
-use super::norm::rstd;
+use super::norm::{norm_vec_bwd, rstd};
+use super::softmax::{add_mask_softmax, softmax_bwd_in_place};
 use super::*;
 use candle_core::{DType, Storage};
 use std::sync::Mutex;
@@ -306,19 +307,18 @@ fn norm_rows_bwd(x: &[f32], w: &[f32], g: &[f32], resid: &[f32], eps: f32) -> Ve
     out
 }
 
-/// `out = ∂x` of `x / rms(x) ⊙ w` for one vector.
-pub(super) fn norm_vec_bwd(x: &[f32], w: &[f32], g: &[f32], eps: f32, out: &mut [f32]) {
-    let r = rstd(x, eps);
-    let dot: f32 = (0..x.len()).map(|j| g[j] * w[j] * x[j] * r).sum::<f32>() / x.len() as f32;
-    for j in 0..x.len() {
-        out[j] = r * (g[j] * w[j] - x[j] * r * dot);
-    }
-}
-
 impl LayerOp {
     /// `(b, t, heads·d)` projections → `(b, heads, t, d)` heads with the
-    /// optional per-head norm and the rotary embedding applied.
-    fn split(&self, x: &[f32], t: usize, heads: usize, norm: Option<&[f32]>) -> Vec<f32> {
+    /// optional per-head norm and, with `rotate`, the rotary embedding applied
+    /// (values: neither, a plain transpose).
+    fn split(
+        &self,
+        x: &[f32],
+        t: usize,
+        heads: usize,
+        norm: Option<&[f32]>,
+        rotate: bool,
+    ) -> Vec<f32> {
         let d = self.head_dim;
         let half = d / 2;
         let mut y = vec![0f32; x.len()];
@@ -332,6 +332,9 @@ impl LayerOp {
                 if let Some(w) = norm {
                     let r = rstd(y, self.eps);
                     y.iter_mut().zip(w).for_each(|(y, w)| *y *= r * w);
+                }
+                if !rotate {
+                    return;
                 }
                 let tab = (bi * t + ti) * half;
                 let (c, s) = (
@@ -409,19 +412,7 @@ impl LayerOp {
                 let kvw = View::rows(&k[kv..kv + t * d], t, d);
                 matmul(p, t, qv, kvw.t(), scale, false, false)?;
                 for (ti, row) in p.chunks_mut(t).enumerate() {
-                    let m = &self.mask[(bi * t + ti) * t..][..t];
-                    let mut max = f32::NEG_INFINITY;
-                    for (y, &m) in row.iter_mut().zip(m) {
-                        *y += m;
-                        max = max.max(*y);
-                    }
-                    let mut sum = 0f32;
-                    for y in row.iter_mut() {
-                        *y = (*y - max).exp();
-                        sum += *y;
-                    }
-                    let inv = 1.0 / sum;
-                    row.iter_mut().for_each(|y| *y *= inv);
+                    add_mask_softmax(row, &self.mask[(bi * t + ti) * t..][..t]);
                 }
                 let vv = View::rows(&v[kv..kv + t * d], t, d);
                 matmul(o, d, View::rows(p, t, t), vv, 1.0, false, false)
@@ -476,10 +467,7 @@ impl LayerOp {
                     matmul(&mut ds, t, dout, v.t(), 1.0, false, false)?;
                     matmul(dv, d, View::rows(p, t, t).t(), dout, 1.0, j > 0, false)?;
                     for (dsr, pr) in ds.chunks_mut(t).zip(p.chunks(t)) {
-                        let dot: f32 = dsr.iter().zip(pr).map(|(a, b)| a * b).sum();
-                        dsr.iter_mut()
-                            .zip(pr)
-                            .for_each(|(g, p)| *g = scale * p * (*g - dot));
+                        softmax_bwd_in_place(dsr, pr, scale);
                     }
                     let dsv = View::rows(&ds, t, t);
                     matmul(&mut dq[j * t * d..][..t * d], d, dsv, k, 1.0, false, false)?;
@@ -523,8 +511,11 @@ impl CustomOp2 for LayerOp {
             let v = self.project(fz, V, params, &sv.h1, &mut u[V])?;
             let qn = self.idx.q_norm.map(|i| fz.vec(i));
             let kn = self.idx.k_norm.map(|i| fz.vec(i));
-            let (qh, kh) = (self.split(&q, t, nh, qn), self.split(&k, t, nkv, kn));
-            let vh = self.split_plain(&v, t);
+            let (qh, kh) = (
+                self.split(&q, t, nh, qn, true),
+                self.split(&k, t, nkv, kn, true),
+            );
+            let vh = self.split(&v, t, nkv, None, false);
             let att = self.attend(&qh, &kh, &vh, b, t)?;
             let o = self.project(fz, O, params, &att.ctx, &mut u[O])?;
             let mut x2 = o;
@@ -670,23 +661,6 @@ impl CustomOp2 for LayerOp {
                 .transpose()?,
             Some(Tensor::from_vec(dparams, params.shape(), dev)?),
         ))
-    }
-}
-
-impl LayerOp {
-    /// `(b, t, heads·d)` values → `(b, heads, t, d)` (a transpose).
-    fn split_plain(&self, x: &[f32], t: usize) -> Vec<f32> {
-        let (heads, d) = (self.kv_heads, self.head_dim);
-        let mut y = vec![0f32; x.len()];
-        y.par_chunks_mut(d)
-            .with_min_len(MIN_ROWS)
-            .enumerate()
-            .for_each(|(row, y)| {
-                let (bi, h, ti) = (row / (heads * t), (row / t) % heads, row % t);
-                let src = ((bi * t + ti) * heads + h) * d;
-                y.copy_from_slice(&x[src..src + d]);
-            });
-        y
     }
 }
 

@@ -64,6 +64,15 @@ pub(super) fn rstd(x: &[f32], eps: f32) -> f32 {
     1.0 / (ms + eps).sqrt()
 }
 
+/// `out = ∂x` of `x / rms(x) ⊙ w` for one vector, given the output's gradient `g`.
+pub(super) fn norm_vec_bwd(x: &[f32], w: &[f32], g: &[f32], eps: f32, out: &mut [f32]) {
+    let r = rstd(x, eps);
+    let dot: f32 = (0..x.len()).map(|j| g[j] * w[j] * x[j] * r).sum::<f32>() / x.len() as f32;
+    for j in 0..x.len() {
+        out[j] = r * (g[j] * w[j] - x[j] * r * dot);
+    }
+}
+
 /// Gradients of RMSNorm: `(rows + 1, d)`, the input's gradient then the weight's.
 struct RmsNormBackward {
     eps: f32,
@@ -103,19 +112,11 @@ impl CustomOp3 for RmsNormBackward {
             .map(|(gx, (x, g))| {
                 let mut acc = vec![0f32; d];
                 for (gx, (x, g)) in gx.chunks_mut(d).zip(x.chunks(d).zip(g.chunks(d))) {
+                    norm_vec_bwd(x, w, g, self.eps, gx);
                     let r = rstd(x, self.eps);
-                    let dot: f32 = x
-                        .iter()
-                        .zip(g)
-                        .zip(w)
-                        .map(|((x, g), w)| g * w * x * r)
-                        .sum::<f32>()
-                        / d as f32;
-                    for (j, gx) in gx.iter_mut().enumerate() {
-                        let xh = x[j] * r;
-                        *gx = r * (g[j] * w[j] - xh * dot);
-                        acc[j] += g[j] * xh;
-                    }
+                    acc.iter_mut()
+                        .zip(x.iter().zip(g))
+                        .for_each(|(a, (x, g))| *a += g * (x * r));
                 }
                 acc
             })

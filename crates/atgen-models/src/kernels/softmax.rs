@@ -2,6 +2,30 @@
 
 use super::*;
 
+/// `row ← softmax(row + mask)` in place (one attention row).
+pub(super) fn add_mask_softmax(row: &mut [f32], mask: &[f32]) {
+    let mut max = f32::NEG_INFINITY;
+    for (y, &m) in row.iter_mut().zip(mask) {
+        *y += m;
+        max = max.max(*y);
+    }
+    let mut sum = 0f32;
+    for y in row.iter_mut() {
+        *y = (*y - max).exp();
+        sum += *y;
+    }
+    let inv = 1.0 / sum;
+    row.iter_mut().for_each(|y| *y *= inv);
+}
+
+/// `g ← scale · y ⊙ (g − ⟨y, g⟩)`: the gradient through one softmax row `y`.
+pub(super) fn softmax_bwd_in_place(g: &mut [f32], y: &[f32], scale: f32) {
+    let dot: f32 = g.iter().zip(y).map(|(g, y)| y * g).sum();
+    g.iter_mut()
+        .zip(y)
+        .for_each(|(g, &y)| *g = scale * y * (*g - dot));
+}
+
 // ---------------------------------------------------------------------------
 // softmax(scale · s + mask)
 
@@ -29,19 +53,8 @@ impl CustomOp1 for MaskedSoftmax {
             .enumerate()
             .for_each(|(row, (y, x))| {
                 let (bi, ti) = (row / (h * t), row % t);
-                let m = &self.mask[(bi * t + ti) * s..][..s];
-                let mut max = f32::NEG_INFINITY;
-                for ((y, &x), &m) in y.iter_mut().zip(x).zip(m) {
-                    *y = x * self.scale + m;
-                    max = max.max(*y);
-                }
-                let mut sum = 0f32;
-                for y in y.iter_mut() {
-                    *y = (*y - max).exp();
-                    sum += *y;
-                }
-                let inv = 1.0 / sum;
-                y.iter_mut().for_each(|y| *y *= inv);
+                y.iter_mut().zip(x).for_each(|(y, &x)| *y = x * self.scale);
+                add_mask_softmax(y, &self.mask[(bi * t + ti) * s..][..s]);
             });
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
@@ -78,10 +91,8 @@ impl CustomOp2 for SoftmaxBackward {
             .with_min_len(MIN_ROWS)
             .zip(y.par_chunks(s).zip(g.par_chunks(s)))
             .for_each(|(o, (y, g))| {
-                let dot: f32 = y.iter().zip(g).map(|(y, g)| y * g).sum();
-                for ((o, &y), &g) in o.iter_mut().zip(y).zip(g) {
-                    *o = self.scale * y * (g - dot);
-                }
+                o.copy_from_slice(g);
+                softmax_bwd_in_place(o, y, self.scale);
             });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
