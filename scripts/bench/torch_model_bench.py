@@ -18,7 +18,11 @@ same model directory, so the two can be compared number for number:
 Throughputs: train tokens/s counts every real (non-pad) token of the timed batches, and
 target tokens/s the target tokens (the same definitions as atgen's JSON report).
 
-    python3 scripts/bench/torch_model_bench.py /tmp/bench-model [--threads 2] [--steps 5]
+    python3 scripts/bench/torch_model_bench.py /tmp/bench-model [--threads 2] [--steps 5] [--device cuda]
+
+With `--device cuda` both sides run on the GPU (compare with `atgen model bench --device cuda`
+from a `--features cuda` build, docs/GPU.md); every timed phase ends by reading results back
+to the host, so the times include the GPU's work.
 
 Versions used for docs/PERFORMANCE.md: torch 2.5.1 (CPU), transformers 4.51.3, peft 0.15.2.
 """
@@ -45,7 +49,7 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def left_pad(rows, pad):
+def left_pad(rows, pad, dev):
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
     pos = torch.zeros((len(rows), width), dtype=torch.long)
@@ -55,7 +59,7 @@ def left_pad(rows, pad):
         ids[i, p:] = torch.tensor(r)
         pos[i, p:] = torch.arange(len(r))
         mask[i, p:] = 1
-    return ids, pos, mask
+    return ids.to(dev), pos.to(dev), mask.to(dev)
 
 
 def main():
@@ -68,7 +72,9 @@ def main():
     ap.add_argument("--target-tokens", type=int, default=32)
     ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--r", type=int, default=16)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     args = ap.parse_args()
+    dev = torch.device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
@@ -78,7 +84,7 @@ def main():
     eos = cfg["eos_token_id"]
     eos = eos[0] if isinstance(eos, list) else eos
     pad = cfg.get("pad_token_id") or 0
-    model = AutoModelForCausalLM.from_pretrained(args.model, torch_dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(args.model, torch_dtype=torch.float32).to(dev)
     lora = LoraConfig(r=args.r, lora_alpha=args.r, lora_dropout=0.0, target_modules=TARGETS)
     model = get_peft_model(model, lora)
     model.train()
@@ -96,7 +102,7 @@ def main():
         seqs.append((p + t, len(t)))
 
     def batch_loss(batch):
-        ids, pos, mask = left_pad([s for s, _ in batch], pad)
+        ids, pos, mask = left_pad([s for s, _ in batch], pad, dev)
         tmax = max(n for _, n in batch)
         width = ids.shape[1]
         hidden = inner.model(input_ids=ids, attention_mask=mask, position_ids=pos).last_hidden_state
@@ -107,6 +113,7 @@ def main():
         for i, (s, n) in enumerate(batch):
             labels[i, tmax - n :] = torch.tensor(s[len(s) - n :])
             weights[i, tmax - n :] = 1.0
+        labels, weights = labels.to(dev), weights.to(dev)
         picked = logp.gather(2, labels.unsqueeze(2)).squeeze(2)
         count = sum(n for _, n in batch)
         return -(picked * weights).sum() / count
@@ -139,7 +146,7 @@ def main():
     prompts = [tok.encode(text_of(args.prompt_tokens, i), add_special_tokens=True).ids for i in range(b)]
 
     def generate(rows, new_tokens):
-        ids, pos, mask = left_pad(rows, pad)
+        ids, pos, mask = left_pad(rows, pad, dev)
         with torch.inference_mode():
             out = model.generate(
                 input_ids=ids,
@@ -168,6 +175,7 @@ def main():
         json.dumps(
             {
                 "torch": torch.__version__,
+                "device": str(dev),
                 "threads": torch.get_num_threads(),
                 "batch_size": b,
                 "train_steps": args.steps,
@@ -179,6 +187,7 @@ def main():
                 "generate_tokens_per_s": generated / gen_s,
                 "generated_tokens": generated,
                 "peak_rss_mib": peak_rss_mib(),
+                "peak_gpu_mib": torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None,
             },
             indent=2,
         )

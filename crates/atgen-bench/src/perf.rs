@@ -43,6 +43,9 @@ pub struct PerfOptions {
     pub quick: bool,
     /// Sections to run (of [`SECTIONS`]); empty: all of them.
     pub only: Vec<String>,
+    /// Device of both sides of the model-engine section and of the AL loop (`cpu` or
+    /// `cuda:N`; resolve `auto` first: PyTorch has no such name).
+    pub device: atgen_core::DeviceName,
 }
 
 /// The sections of the report, by the names `--perf-only` takes.
@@ -233,7 +236,7 @@ pub fn write_report(opts: &PerfOptions, out: &Path) -> Result<String> {
     }
     let after = load_average();
     let run_line = format!(
-        "atgen {} on {} core(s), {} compute thread(s) per side{}. Load average \
+        "atgen {} on {} core(s), {} compute thread(s) per side, device {}{}. Load average \
          (1/5/15 min) before: {before}; after: {after}. On a machine shared with other \
          processes the ratios move by up to 2x: read them with the load. Took {:.0} s; \
          reproduce it with `atgen bench --perf{}` from the repository root (each \
@@ -241,6 +244,7 @@ pub fn write_report(opts: &PerfOptions, out: &Path) -> Result<String> {
         env!("CARGO_PKG_VERSION"),
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         opts.threads,
+        opts.device,
         if opts.quick {
             ", quick sizes (--quick)"
         } else {
@@ -323,6 +327,9 @@ fn perf_flags(opts: &PerfOptions) -> String {
     if !opts.only.is_empty() {
         let _ = write!(f, " --perf-only {}", opts.only.join(","));
     }
+    if opts.device != atgen_core::DeviceName::Cpu {
+        let _ = write!(f, " --perf-device {}", opts.device);
+    }
     f
 }
 
@@ -383,6 +390,8 @@ fn model_engine(opts: &PerfOptions, sizes: &Sizes) -> Result<String> {
         model.display().to_string(),
         "--steps".into(),
         sizes.steps.to_string(),
+        "--device".into(),
+        opts.device.to_string(),
     ];
     let ours: Value = serde_json::from_str(&run(&opts.atgen, &bench, opts.threads, &opts.root)?)
         .map_err(|e| BenchError::Invalid(format!("atgen model bench output: {e}")))?;
@@ -394,6 +403,8 @@ fn model_engine(opts: &PerfOptions, sizes: &Sizes) -> Result<String> {
         opts.threads.to_string(),
         "--steps".into(),
         sizes.steps.to_string(),
+        "--device".into(),
+        opts.device.to_string(),
     ];
     let theirs = match python_missing(opts, "torch, transformers, peft") {
         Some(why) => Err(why),
@@ -717,6 +728,7 @@ fn al_loop(opts: &PerfOptions, sizes: &Sizes) -> Result<String> {
     ));
     args.push(format!("output_dir={}", out_dir.display()));
     args.push("name=perf".into());
+    args.push(format!("model.device={}", opts.device));
     let t0 = Instant::now();
     run(&opts.atgen, &args, opts.threads, &opts.root)?;
     let total = t0.elapsed().as_secs_f64();

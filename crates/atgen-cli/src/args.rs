@@ -1,6 +1,7 @@
 //! Command-line arguments (clap). Each subcommand's args live here; the work
 //! lives in `commands/`.
 
+use atgen_core::DeviceName;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -80,9 +81,10 @@ pub struct ModelArgs {
     /// Activation dtype: auto, f32, bf16, f16 (auto = f32 on CPU, the checkpoint's dtype on GPU).
     #[arg(long, default_value = "auto")]
     pub dtype: String,
-    /// Run on the first CUDA GPU (needs a build with `--features cuda`).
-    #[arg(long)]
-    pub cuda: bool,
+    /// Device: auto (the first CUDA GPU in a `--features cuda` build that finds one, else
+    /// the CPU), cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceName,
     /// Rows per forward pass.
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
@@ -146,10 +148,12 @@ pub struct EmbedArgs {
     /// Output: `.npy` (f32, one row per text) or `.jsonl`.
     #[arg(long)]
     pub out: PathBuf,
+    /// Texts per forward pass.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
-    #[arg(long)]
-    pub cuda: bool,
+    /// Device: auto, cpu, cuda or cuda:N (as for the other model commands).
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceName,
 }
 
 #[derive(Debug, Args)]
@@ -385,6 +389,10 @@ pub struct BenchGridArgs {
     /// With --perf: only these sections (comma-separated: engine, metrics, selection, loop).
     #[arg(long, value_delimiter = ',')]
     pub perf_only: Vec<String>,
+    /// With --perf: the device of the model-engine section (both sides) and of the AL loop:
+    /// cpu, cuda, cuda:N or auto (needs a `--features cuda` build for a GPU).
+    #[arg(long, default_value = "cpu")]
+    pub perf_device: DeviceName,
     /// With --perf: the Python interpreter of the reference side (skipped when its packages
     /// do not import).
     #[arg(long, default_value = "python3")]

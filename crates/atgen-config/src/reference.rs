@@ -64,6 +64,7 @@ const DOCS: &[(&str, &str)] = &[
     ("model.checkpoint", "**Required.** Local directory in Hugging Face layout, or a hub model id."),
     ("model.revision", "Hub revision of the checkpoint."),
     ("model.dtype", "`auto`, `f32`, `f16` or `bf16`."),
+    ("model.device", "`auto` (the first CUDA GPU in a build with `--features cuda` that finds one, else the CPU), `cpu`, `cuda` or `cuda:N`; the run's other local models (embedder, scorers, local labeller) follow it."),
     ("model.max_length", "Truncate prompt + target to this many tokens; `null`: the model's limit."),
     ("model.use_chat_template", "Apply the tokenizer's chat template (with `data.system_prompt`)."),
     ("model.peft", "Parameter-efficient fine-tuning."),

@@ -23,11 +23,13 @@
 //! assert!((g.mean_logprob().unwrap() + 0.1).abs() < 1e-6);
 //! ```
 
+mod device;
 mod error;
 mod example;
 mod model;
 mod traits;
 
+pub use device::{DeviceName, UnknownDevice};
 pub use error::{BoxError, Error, Result};
 pub use example::{Example, ExampleId};
 pub use model::{Generation, GenerationParams, ScoredId, TargetScore, TrainExample, TrainReport};

@@ -42,11 +42,13 @@ pub struct LocalLlmLabeller {
 }
 
 impl LocalLlmLabeller {
-    /// Loads `labeller.parameters.checkpoint` (relative to `base_dir` when local).
+    /// Loads `labeller.parameters.checkpoint` (relative to `base_dir` when local) on
+    /// `labeller.parameters.device` when given, else on `device` (the run's `model.device`).
     pub fn new(
         cfg: &atgen_config::LabellerConfig,
         prompt: atgen_data::Prompt,
         base_dir: &std::path::Path,
+        device: atgen_core::DeviceName,
     ) -> crate::Result<Self> {
         let p = &cfg.parameters;
         let text = |k: &str| p.get(k).and_then(|v| v.as_str()).map(str::to_string);
@@ -62,7 +64,17 @@ impl LocalLlmLabeller {
         } else {
             checkpoint
         };
-        let lm = atgen_models::CausalLm::load(&path, None, &candle_core::Device::Cpu)?;
+        let (device, key) = match text("device") {
+            Some(name) => (
+                name.parse().map_err(|e| {
+                    crate::EngineError::Invalid(format!("labeller.parameters.device: {e}"))
+                })?,
+                "labeller.parameters.device",
+            ),
+            None => (device, "model.device"),
+        };
+        let device = atgen_models::device::open(device, key)?;
+        let lm = atgen_models::CausalLm::load(&path, None, &device)?;
         let params = atgen_core::GenerationParams {
             max_new_tokens: num("max_tokens").map_or(512, |v| v as usize),
             temperature: num("temperature").unwrap_or(0.0),

@@ -65,13 +65,14 @@ pub fn train_config(cfg: &Config) -> TrainConfig {
 /// Creates the model described by `model.init` at `dir`: a BPE tokenizer
 /// trained on pool texts, random weights, then optional language-model
 /// pre-training on those unlabeled texts (plus the span-copy task, rendered
-/// with `prompt`, when `init.pretrain_span_copy`).
+/// with `prompt`, when `init.pretrain_span_copy`), on `device`.
 pub fn create_model(
     init: &ModelInit,
     dir: &Path,
     pool: &[Example],
     seed: u64,
     prompt: Option<&Prompt>,
+    device: &Device,
 ) -> Result<()> {
     let family = match init.arch.as_str() {
         "qwen3" => atgen_models::Family::Qwen3,
@@ -115,7 +116,7 @@ pub fn create_model(
     )?;
     fs_err::remove_file(&corpus)?;
     if init.pretrain_epochs > 0 {
-        let mut lm = CausalLm::load(&dir.display().to_string(), Some(DType::F32), &Device::Cpu)?;
+        let mut lm = CausalLm::load(&dir.display().to_string(), Some(DType::F32), device)?;
         let vars = lm.attach_adapters(
             &PeftConfig {
                 kind: PeftKind::None,
@@ -265,12 +266,13 @@ impl LocalModel {
     pub fn load(cfg: &Config, pool: &[Example], base_dir: &Path) -> Result<Self> {
         let checkpoint = cfg.model.checkpoint.clone().unwrap_or_default();
         let local = base_dir.join(&checkpoint);
+        let device = atgen_models::device::open(cfg.model.device, "model.device")?;
         if let Some(init) = &cfg.model.init {
             if !local.join("config.json").is_file() {
                 eprintln!("creating model {} (model.init)", local.display());
                 let mut prompt = Prompt::new(&cfg.data.prompt_template, &cfg.data.input_column)?;
                 prompt.system = cfg.data.system_prompt.clone();
-                create_model(init, &local, pool, cfg.seed, Some(&prompt))?;
+                create_model(init, &local, pool, cfg.seed, Some(&prompt), &device)?;
             }
         }
         let path = if local.is_dir() {
@@ -284,7 +286,7 @@ impl LocalModel {
             Dtype::F16 => Some(DType::F16),
             Dtype::Bf16 => Some(DType::BF16),
         };
-        let base = CausalLm::load(&path, dtype, &Device::Cpu)?;
+        let base = CausalLm::load(&path, dtype, &device)?;
         let remote = match cfg.inference.framework {
             InferenceFramework::Local => None,
             InferenceFramework::OpenaiCompatible => {
@@ -472,7 +474,7 @@ mod tests {
             max_position_embeddings: 96,
             ..ModelInit::default()
         };
-        create_model(&init, dir.path(), &pool, 0, None).expect("model");
+        create_model(&init, dir.path(), &pool, 0, None, &Device::Cpu).expect("model");
         let lm =
             CausalLm::load(&dir.path().display().to_string(), None, &Device::Cpu).expect("load");
         let prompt = Prompt::new("Email: {text}\nSubject:", "text").expect("prompt");

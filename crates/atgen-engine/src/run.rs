@@ -212,6 +212,7 @@ fn build(cfg: &Config, opts: &RunOptions, spent: f64) -> Result<Parts> {
             &cfg.labeller,
             data.prompt.clone(),
             &opts.base_dir,
+            cfg.model.device,
         )?),
         _ => match human {
             Some(h) => h,
@@ -241,7 +242,7 @@ fn build(cfg: &Config, opts: &RunOptions, spent: f64) -> Result<Parts> {
     let encoder = match &cfg.al.embedder {
         Some(dir) => Some(BertEmbedder::load(
             &opts.base_dir.join(dir),
-            &candle_core::Device::Cpu,
+            model.base().device(),
         )?),
         None => None,
     };

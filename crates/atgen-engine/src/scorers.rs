@@ -201,7 +201,7 @@ pub fn build_scorers(
                     param("model")
                         .ok_or_else(|| EngineError::Invalid(format!("{key}.model is required")))?,
                 );
-                let model = BertClassifier::load(&dir, &candle_core::Device::Cpu)?;
+                let model = BertClassifier::load(&dir, base.device())?;
                 let want = param("label").unwrap_or_else(|| "entailment".into());
                 let label = model
                     .labels()

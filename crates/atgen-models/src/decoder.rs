@@ -528,7 +528,9 @@ impl Decoder {
             .index_select(&ids.flatten_all()?, 0)?
             .reshape((b, t, self.cfg.hidden_size))?;
         let (cos, sin) = ops::rope_tables(positions, &self.inv_freq, &self.device)?;
-        let mask = mask.to_dtype(self.dtype)?;
+        // The mask and the softmax stay f32 whatever the weights' dtype: `f32::MIN` would
+        // become -inf in bf16/f16, and a padding query (every key masked) would turn NaN.
+        let mask = mask.to_dtype(DType::F32)?;
         let kernel = kernels::supported(&[&x]).then(|| -> Result<KernelTables> {
             Ok(KernelTables {
                 rope: kernels::RopeTables {
@@ -740,7 +742,10 @@ impl Decoder {
         let scores = q.matmul(&k.t()?)?.reshape((b, nh, t, s))?;
         let att = match tables.kernel {
             Some(kt) => kernels::masked_softmax(&scores, &kt.mask, scale)?,
-            None => ops::softmax_last(&(scores * scale)?.broadcast_add(tables.mask)?, train)?,
+            None => {
+                let logits = (scores.to_dtype(DType::F32)? * scale)?.broadcast_add(tables.mask)?;
+                ops::softmax_last(&logits, train)?.to_dtype(scores.dtype())?
+            }
         };
         let y = att
             .reshape((b, nkv, n_rep * t, s))?

@@ -30,6 +30,13 @@ pub enum Error {
     /// A config value is invalid.
     #[error("invalid config value `{key}`: {reason}")]
     Config { key: String, reason: String },
+    /// The device a model should run on cannot be opened (`what` names the option).
+    #[error("{what} `{name}`: {reason}")]
+    Device {
+        what: String,
+        name: String,
+        reason: String,
+    },
     /// A tensor is missing or has the wrong shape in a checkpoint.
     #[error("tensor `{name}` in {path}: {reason}")]
     Tensor {

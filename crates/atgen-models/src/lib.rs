@@ -29,6 +29,7 @@ pub mod classifier;
 mod config;
 pub mod deberta;
 pub mod decoder;
+pub mod device;
 mod error;
 pub mod fused;
 pub mod generate;

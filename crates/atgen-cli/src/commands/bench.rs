@@ -91,6 +91,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let gen_s = t0.elapsed().as_secs_f64();
     let generated: usize = out.iter().flatten().map(|g| g.token_ids.len()).sum();
     let report = json!({
+        "device": atgen_models::device::describe(lm.device()),
         "batch_size": b,
         "train_steps": args.steps,
         "train_seconds": train_s,

@@ -86,8 +86,15 @@ fn perf(args: &BenchGridArgs, cores: usize) -> Result<()> {
         threads: cores,
         quick: args.quick,
         only: args.perf_only.clone(),
+        device: resolved(args.perf_device)?,
     };
     write_report(&opts, &args.perf_out)?;
     eprintln!("performance report: {}", args.perf_out.display());
     Ok(())
+}
+
+/// `auto` made concrete (`cuda:0` or `cpu`), so both sides of a comparison get the same device.
+fn resolved(device: atgen_core::DeviceName) -> Result<atgen_core::DeviceName> {
+    let opened = atgen_models::device::open(device, "--perf-device")?;
+    Ok(atgen_models::device::describe(&opened).parse()?)
 }

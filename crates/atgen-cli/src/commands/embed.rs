@@ -27,7 +27,7 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
         .iter()
         .map(|l| jsonl::string_field(&args.input, l, &["text"]))
         .collect::<Result<Vec<_>>>()?;
-    let dev = super::device(args.cuda)?;
+    let dev = atgen_models::device::open(args.device, "--device")?;
     let rows = if is_encoder(&args.model) {
         BertEmbedder::load(Path::new(&args.model), &dev)?.embed(&texts, args.batch_size)?
     } else {

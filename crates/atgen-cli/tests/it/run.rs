@@ -244,8 +244,17 @@ fn cfg_prints_the_resolved_config_with_secrets_redacted() -> TestResult {
 #[test]
 fn bad_input_is_named_and_nothing_panics() -> TestResult {
     let ws = Workspace::new()?;
-    let cases: [(&[&str], &[&str]); 4] = [
+    let cases: [(&[&str], &[&str]); 6] = [
         (&["data.dataset=missing.jsonl"], &["missing.jsonl"]),
+        (
+            &["model.device=tpu"],
+            &["model.device", "unknown device `tpu`"],
+        ),
+        // This build has no CUDA: the run says so and how to get it, before anything starts.
+        (
+            &["model.device=cuda:1"],
+            &["model.device", "`cuda:1`", "--features cuda"],
+        ),
         (
             &["data.input_column=question"],
             &["question", "text", "label"],
@@ -572,6 +581,19 @@ fn a_local_model_can_label_for_another_run() -> TestResult {
         "{}",
         stderr(&o)
     );
+    // The labeller's own device, when given, is checked like model.device.
+    let o = ws.run(&[
+        "name=baddevice",
+        "labeller=local_llm",
+        "labeller.parameters.checkpoint=toy-model",
+        "labeller.parameters.device=cuda:1",
+    ]);
+    let e = stderr(&o);
+    assert!(
+        e.contains("labeller.parameters.device `cuda:1`") && e.contains("--features cuda"),
+        "{e}"
+    );
+    assert!(ws.run_dirs("baddevice").is_empty(), "{e}");
     Ok(())
 }
 

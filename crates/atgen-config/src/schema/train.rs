@@ -3,6 +3,7 @@
 use super::Spec;
 use crate::error::{ConfigError, Result};
 use crate::secret::Secret;
+use atgen_core::DeviceName;
 use serde::{Deserialize, Serialize};
 
 /// The acquisition model.
@@ -15,6 +16,8 @@ pub struct ModelConfig {
     pub revision: Option<String>,
     /// Weight dtype: `auto` (the checkpoint's), `f32`, `f16` or `bf16`.
     pub dtype: Dtype,
+    /// Where the model (and the run's other local models) runs: `auto`, `cpu`, `cuda`, `cuda:N`.
+    pub device: DeviceName,
     /// Truncate prompts plus targets to this many tokens (`null`: the model's limit).
     pub max_length: Option<usize>,
     /// Apply the tokenizer's chat template (with `data.system_prompt`) to prompts.
@@ -105,6 +108,7 @@ impl Default for ModelConfig {
             checkpoint: None,
             revision: None,
             dtype: Dtype::Auto,
+            device: DeviceName::Auto,
             max_length: None,
             use_chat_template: true,
             peft: PeftConfig::default(),

@@ -37,6 +37,9 @@ pub struct Nf4Weight {
     packed: Vec<u8>,
     absmax: Vec<f32>,
     dims: Vec<usize>,
+    /// The dtype it was quantized from, which [`Nf4Weight::dequantize`] gives back (the
+    /// compute dtype, as bitsandbytes' `bnb_4bit_compute_dtype` for a bf16/f16 base).
+    dtype: candle_core::DType,
 }
 
 fn nearest_level(x: f32) -> u8 {
@@ -56,6 +59,7 @@ impl Nf4Weight {
     /// Quantizes a float tensor (any shape).
     pub fn quantize(w: &Tensor) -> Result<Self> {
         let dims = w.dims().to_vec();
+        let dtype = w.dtype();
         let values = w
             .flatten_all()?
             .to_dtype(candle_core::DType::F32)?
@@ -76,10 +80,11 @@ impl Nf4Weight {
             packed,
             absmax,
             dims,
+            dtype,
         })
     }
 
-    /// Dequantizes to an f32 tensor of the original shape.
+    /// Dequantizes to a tensor of the original shape and dtype.
     pub fn dequantize(&self, device: &Device) -> Result<Tensor> {
         let n: usize = self.dims.iter().product();
         let mut out = Vec::with_capacity(n);
@@ -88,7 +93,7 @@ impl Nf4Weight {
             let code = if i % 2 == 0 { byte >> 4 } else { byte & 0x0f };
             out.push(LEVELS[code as usize] * self.absmax[i / BLOCK]);
         }
-        Ok(Tensor::from_vec(out, self.dims.as_slice(), device)?)
+        Ok(Tensor::from_vec(out, self.dims.as_slice(), device)?.to_dtype(self.dtype)?)
     }
 
     /// Shape of the weight.

@@ -1,6 +1,7 @@
 //! Checkpoint formats: sharded safetensors with an index, and half-precision dtypes.
 
 use crate::support::*;
+use atgen_core::GenerationParams;
 use atgen_models::CausalLm;
 use candle_core::{DType, Device};
 use std::collections::HashMap;
@@ -55,6 +56,35 @@ fn bf16_and_f16_weights_stay_close_to_f32() -> TestResult {
         assert_eq!(m.dtype(), dtype);
         let d = max_abs_diff(&m.sequence_logprobs(&ids)?, &reference);
         assert!(d > 0.0 && d < 0.15, "{dtype:?}: max |Δ log-prob| {d}");
+    }
+    Ok(())
+}
+
+/// A left-padded batch in bf16/f16 (a GPU's usual dtype): padding rows, whose every key is
+/// masked, must not turn the batch's scores NaN, and each row decodes as it does alone.
+#[test]
+fn half_precision_batches_with_padding_stay_finite() -> TestResult {
+    let prompts = [
+        "Hi".to_string(),
+        "How many clips did Natalia sell altogether in April and May?".to_string(),
+    ];
+    let params = GenerationParams {
+        max_new_tokens: 6,
+        ..Default::default()
+    };
+    for dtype in [DType::BF16, DType::F16] {
+        let m = CausalLm::load(&model_dir("llama"), Some(dtype), &Device::Cpu)?;
+        let batched = m.generate(&prompts, &params, 2)?;
+        let alone = m.generate(&prompts, &params, 1)?;
+        for (b, a) in batched.iter().flatten().zip(alone.iter().flatten()) {
+            assert!(
+                b.logprobs.iter().chain(&b.entropies).all(|x| x.is_finite()),
+                "{dtype:?}: {:?} {:?}",
+                b.logprobs,
+                b.entropies
+            );
+            assert_eq!(b.token_ids, a.token_ids, "{dtype:?}");
+        }
     }
     Ok(())
 }

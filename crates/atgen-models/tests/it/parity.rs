@@ -5,7 +5,6 @@ use crate::support::*;
 use atgen_core::GenerationParams;
 use atgen_models::bert::BertEmbedder;
 use atgen_models::CausalLm;
-use candle_core::Device;
 
 /// `mistral_swa` has a sliding window (4) shorter than every test sequence.
 const FAMILIES: [&str; 5] = ["llama", "mistral", "mistral_swa", "qwen2", "qwen3"];
@@ -16,7 +15,7 @@ const FAMILIES: [&str; 5] = ["llama", "mistral", "mistral_swa", "qwen2", "qwen3"
 #[test]
 fn logprobs_match_transformers_for_every_family() -> TestResult {
     for fam in FAMILIES {
-        let lm = CausalLm::load(&model_dir(fam), None, &Device::Cpu)?;
+        let lm = CausalLm::load(&model_dir(fam), None, &test_device())?;
         let r = reference(&format!("{fam}_reference.json"));
         for seq in r["sequences"].as_array().into_iter().flatten() {
             let input = ids(&seq["input_ids"]);
@@ -38,7 +37,7 @@ fn logprobs_match_transformers_for_every_family() -> TestResult {
 #[test]
 fn batched_greedy_generation_matches_transformers() -> TestResult {
     for fam in FAMILIES {
-        let lm = CausalLm::load(&model_dir(fam), None, &Device::Cpu)?;
+        let lm = CausalLm::load(&model_dir(fam), None, &test_device())?;
         let r = reference(&format!("{fam}_reference.json"));
         let prompts: Vec<String> = r["sequences"]
             .as_array()
@@ -79,7 +78,7 @@ fn batched_greedy_generation_matches_transformers() -> TestResult {
 //   mean_nll = -mean(lp[n - 1 + k, t] for k, t in enumerate(t_ids))
 #[test]
 fn the_training_loss_applies_mistrals_sliding_window() -> TestResult {
-    let lm = CausalLm::load(&model_dir("mistral_swa"), None, &Device::Cpu)?;
+    let lm = CausalLm::load(&model_dir("mistral_swa"), None, &test_device())?;
     assert_eq!(lm.decoder.sliding_window(), Some(4));
     let r = reference("mistral_swa_reference.json");
     for pair in r["train_pairs"].as_array().into_iter().flatten() {
@@ -95,7 +94,7 @@ fn the_training_loss_applies_mistrals_sliding_window() -> TestResult {
         );
     }
     // Qwen2 configs carry a `sliding_window` that Qwen2 does not apply here.
-    let qwen2 = CausalLm::load(&model_dir("qwen2"), None, &Device::Cpu)?;
+    let qwen2 = CausalLm::load(&model_dir("qwen2"), None, &test_device())?;
     assert_eq!(qwen2.decoder.sliding_window(), None);
     Ok(())
 }
@@ -103,7 +102,7 @@ fn the_training_loss_applies_mistrals_sliding_window() -> TestResult {
 // Python (sentence-transformers 3.3.1): SentenceTransformer(dir).encode(texts)
 #[test]
 fn minilm_embeddings_match_sentence_transformers() -> TestResult {
-    let emb = BertEmbedder::load(&minilm_dir(), &Device::Cpu)?;
+    let emb = BertEmbedder::load(&minilm_dir(), &test_device())?;
     let r = reference("minilm_reference.json");
     let texts: Vec<String> = r["texts"]
         .as_array()
@@ -138,10 +137,10 @@ fn trained_adapters_match_peft() -> TestResult {
                         .display()
                         .to_string(),
                     None,
-                    &Device::Cpu,
+                    &test_device(),
                 )?
             } else {
-                let mut lm = CausalLm::load(&model_dir("qwen3"), None, &Device::Cpu)?;
+                let mut lm = CausalLm::load(&model_dir("qwen3"), None, &test_device())?;
                 atgen_models::peft::load_adapter(&mut lm, &fixtures().join("adapters").join(kind))?;
                 lm
             };
@@ -164,7 +163,7 @@ fn trained_adapters_match_peft() -> TestResult {
 #[test]
 fn nli_cross_encoder_probabilities_match_transformers() -> TestResult {
     use atgen_models::bert::BertClassifier;
-    let clf = BertClassifier::load(&fixtures().join("nli"), &Device::Cpu)?;
+    let clf = BertClassifier::load(&fixtures().join("nli"), &test_device())?;
     assert_eq!(clf.labels(), ["contradiction", "entailment", "neutral"]);
     let r = reference("nli_reference.json");
     let pairs = r["pairs"].as_array().cloned().unwrap_or_default();
@@ -188,7 +187,7 @@ fn nli_cross_encoder_probabilities_match_transformers() -> TestResult {
 //   model.roberta(**tok(text)).last_hidden_state[0]
 #[test]
 fn roberta_hidden_states_match_transformers() -> TestResult {
-    let enc = BertEmbedder::load(&fixtures().join("roberta_nli"), &Device::Cpu)?;
+    let enc = BertEmbedder::load(&fixtures().join("roberta_nli"), &test_device())?;
     let r = reference("roberta_reference.json");
     let rows = r["states"].as_array().cloned().unwrap_or_default();
     let texts: Vec<String> = rows
@@ -216,7 +215,7 @@ fn roberta_hidden_states_match_transformers() -> TestResult {
 #[test]
 fn roberta_nli_probabilities_match_transformers() -> TestResult {
     use atgen_models::classifier::SequenceClassifier;
-    let clf = SequenceClassifier::load(&fixtures().join("roberta_nli"), &Device::Cpu)?;
+    let clf = SequenceClassifier::load(&fixtures().join("roberta_nli"), &test_device())?;
     assert_eq!(clf.labels(), ["CONTRADICTION", "NEUTRAL", "ENTAILMENT"]);
     let r = reference("roberta_reference.json");
     let pairs = r["pairs"].as_array().cloned().unwrap_or_default();
@@ -252,7 +251,7 @@ fn deberta_v2_and_v3_match_transformers() -> TestResult {
     for variant in ["deberta_v3", "deberta_v2"] {
         let dir = fixtures().join(variant);
         let v = &r["variants"][variant];
-        let enc = DebertaEncoder::load(&dir, &Device::Cpu)?;
+        let enc = DebertaEncoder::load(&dir, &test_device())?;
         let (ids_got, states) = enc.token_states(v["text"].as_str().unwrap_or_default())?;
         assert_eq!(ids_got, ids(&v["ids"]), "{variant}: tokens");
         let expected: Vec<f32> = v["hidden"]
@@ -264,7 +263,7 @@ fn deberta_v2_and_v3_match_transformers() -> TestResult {
         let got: Vec<f32> = states.into_iter().flatten().collect();
         let d = max_abs_diff(&got, &expected);
         assert!(d <= 1e-4, "{variant}: max |Δh| = {d}");
-        let clf = SequenceClassifier::load(&dir, &Device::Cpu)?;
+        let clf = SequenceClassifier::load(&dir, &test_device())?;
         assert_eq!(clf.labels(), ["entailment", "neutral", "contradiction"]);
         let ours = clf.predict_pairs(&side(0), &side(1), 4)?;
         for (i, expected) in v["probs"].as_array().into_iter().flatten().enumerate() {

@@ -61,3 +61,13 @@ pub fn minilm_dir() -> PathBuf {
     );
     dir
 }
+
+/// The device the parity and training tests run on: `ATGEN_TEST_DEVICE` (`cpu` when unset);
+/// `ATGEN_TEST_DEVICE=cuda` with `--features cuda` runs them on a GPU (docs/GPU.md).
+pub fn test_device() -> candle_core::Device {
+    let name = std::env::var("ATGEN_TEST_DEVICE").unwrap_or_else(|_| "cpu".into());
+    let name: atgen_core::DeviceName = name
+        .parse()
+        .unwrap_or_else(|e| panic!("ATGEN_TEST_DEVICE: {e}"));
+    atgen_models::device::open(name, "ATGEN_TEST_DEVICE").unwrap_or_else(|e| panic!("{e}"))
+}

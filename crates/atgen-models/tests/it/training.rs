@@ -8,7 +8,6 @@ use atgen_models::init::{init_model, TokenizerSource};
 use atgen_models::rng::SeededRng;
 use atgen_models::train::{evaluate_loss, fit, training_loss, TrainConfig};
 use atgen_models::{peft, CausalLm, DecoderConfig, Family};
-use candle_core::Device;
 
 fn examples() -> Vec<TrainExample> {
     [
@@ -44,7 +43,7 @@ fn every_trainable_weight_receives_a_gradient() -> TestResult {
         PeftKind::Qlora,
         PeftKind::None,
     ] {
-        let mut lm = CausalLm::load(&model_dir("qwen3"), None, &Device::Cpu)?;
+        let mut lm = CausalLm::load(&model_dir("qwen3"), None, &test_device())?;
         let cfg = PeftConfig {
             kind,
             r: 4,
@@ -80,7 +79,7 @@ fn every_trainable_weight_receives_a_gradient() -> TestResult {
 
 #[test]
 fn lora_on_a_frozen_base_lowers_the_loss_and_leaves_the_base_alone() -> TestResult {
-    let mut lm = CausalLm::load(&model_dir("qwen3"), None, &Device::Cpu)?;
+    let mut lm = CausalLm::load(&model_dir("qwen3"), None, &test_device())?;
     let before = evaluate_loss(&lm, &examples(), 4)?;
     let base_before = lm.decoder.named_weights()?;
     let vars = lm.attach_adapters(
@@ -106,7 +105,7 @@ fn lora_on_a_frozen_base_lowers_the_loss_and_leaves_the_base_alone() -> TestResu
 fn adapters_round_trip_through_peft_format_and_training_continues() -> TestResult {
     for kind in [PeftKind::Lora, PeftKind::Dora, PeftKind::Qlora] {
         let dir = tempfile::tempdir()?;
-        let mut lm = CausalLm::load(&model_dir("qwen3"), None, &Device::Cpu)?;
+        let mut lm = CausalLm::load(&model_dir("qwen3"), None, &test_device())?;
         let vars = lm.attach_adapters(
             &PeftConfig {
                 kind,
@@ -122,7 +121,7 @@ fn adapters_round_trip_through_peft_format_and_training_continues() -> TestResul
             .map(|e| (e.prompt.clone(), e.target.clone()))
             .collect();
         let ours = lm.score(&pairs, 4)?;
-        let mut fresh = CausalLm::load(&model_dir("qwen3"), None, &Device::Cpu)?;
+        let mut fresh = CausalLm::load(&model_dir("qwen3"), None, &test_device())?;
         let vars2 = peft::load_adapter(&mut fresh, dir.path())?;
         assert_eq!(fresh.peft.as_ref().map(|p| p.kind), Some(kind));
         let theirs = fresh.score(&pairs, 4)?;
@@ -144,7 +143,7 @@ fn adapters_round_trip_through_peft_format_and_training_continues() -> TestResul
 
 #[test]
 fn qlora_stores_the_base_in_four_bits_and_stays_close_to_it() -> TestResult {
-    let plain = CausalLm::load(&model_dir("qwen3"), None, &Device::Cpu)?;
+    let plain = CausalLm::load(&model_dir("qwen3"), None, &test_device())?;
     let mut q = plain.clone();
     q.attach_adapters(
         &PeftConfig {
@@ -173,7 +172,7 @@ fn qlora_stores_the_base_in_four_bits_and_stays_close_to_it() -> TestResult {
 
 #[test]
 fn seeded_sampling_is_reproducible_and_independent_of_batch_size() -> TestResult {
-    let lm = CausalLm::load(&model_dir("llama"), None, &Device::Cpu)?;
+    let lm = CausalLm::load(&model_dir("llama"), None, &test_device())?;
     let prompts = vec![
         "The meeting is".to_string(),
         "Subject lines".to_string(),
@@ -284,7 +283,7 @@ fn a_model_trained_from_scratch_learns_to_reverse_strings() -> TestResult {
         5,
         &out,
     )?;
-    let mut lm = CausalLm::load(&out.display().to_string(), None, &Device::Cpu)?;
+    let mut lm = CausalLm::load(&out.display().to_string(), None, &test_device())?;
     let vars = lm.attach_adapters(
         &PeftConfig {
             kind: PeftKind::None,
@@ -324,7 +323,7 @@ fn a_model_trained_from_scratch_learns_to_reverse_strings() -> TestResult {
 
 #[test]
 fn early_stopping_restores_the_best_dev_epoch() -> TestResult {
-    let mut lm = CausalLm::load(&model_dir("qwen3"), None, &Device::Cpu)?;
+    let mut lm = CausalLm::load(&model_dir("qwen3"), None, &test_device())?;
     let vars = lm.attach_adapters(
         &PeftConfig {
             r: 4,
@@ -354,5 +353,39 @@ fn early_stopping_restores_the_best_dev_epoch() -> TestResult {
         (now - best).abs() < 1e-4,
         "restored weights give dev loss {now}, best was {best}"
     );
+    Ok(())
+}
+
+/// A bf16 or f16 base (what `auto` picks on a GPU for such a checkpoint) trains its f32
+/// adapters like an f32 base: a finite loss that falls.
+#[test]
+fn adapters_on_a_half_precision_base_learn_with_finite_losses() -> TestResult {
+    use candle_core::DType;
+    for dtype in [DType::BF16, DType::F16] {
+        for kind in [PeftKind::Lora, PeftKind::Dora, PeftKind::Qlora] {
+            let mut lm = CausalLm::load(&model_dir("qwen3"), Some(dtype), &test_device())?;
+            let before = evaluate_loss(&lm, &examples(), 4)?;
+            let vars = lm.attach_adapters(
+                &PeftConfig {
+                    kind,
+                    r: 4,
+                    lora_alpha: 8.0,
+                    ..PeftConfig::default()
+                },
+                0,
+            )?;
+            let report = fit(&lm, &vars, &examples(), None, &quick(10, 1e-2))?;
+            let after = evaluate_loss(&lm, &examples(), 4)?;
+            assert!(
+                before.is_finite() && report.final_train_loss.is_finite(),
+                "{dtype:?} {kind:?}: loss {before} -> train {}",
+                report.final_train_loss
+            );
+            assert!(
+                after < before * 0.7,
+                "{dtype:?} {kind:?}: loss {before} -> {after}"
+            );
+        }
+    }
     Ok(())
 }
