@@ -31,7 +31,7 @@ fn main() -> atgen_models::Result<()> {
             target: text(32, i + 3),
         })
         .collect();
-    let mut opt = AdamW::new(&vars, AdamWParams::default());
+    let mut opt = AdamW::new(&vars, AdamWParams::default())?;
     for it in 0..6 {
         let t0 = Instant::now();
         let mut ctx = ForwardCtx::training(0);

@@ -191,7 +191,7 @@ pub fn fit(
         eps: cfg.adam_epsilon,
         weight_decay: cfg.weight_decay,
     };
-    let mut opt = AdamW::new(vars, params);
+    let mut opt = AdamW::new(vars, params)?;
     let micro_per_epoch = seqs.len().div_ceil(cfg.batch_size);
     let steps_per_epoch = micro_per_epoch.div_ceil(cfg.gradient_accumulation_steps);
     let total_steps = steps_per_epoch * cfg.epochs;
