@@ -1,6 +1,7 @@
 //! PEFT formats: adapters as `adapter_config.json` + `adapter_model.safetensors`
 //! with PEFT's tensor names (loadable by Python PEFT, and by vLLM for plain
-//! LoRA), and merged checkpoints in Hugging Face layout.
+//! LoRA: scripts/fixtures/vllm_lora_check.sh; vLLM refuses DoRA, which is
+//! served merged), and merged checkpoints in Hugging Face layout.
 //!
 //! Tensor names: `base_model.model.<module>.lora_A.weight` `(r, in)`,
 //! `…lora_B.weight` `(out, r)`, and for DoRA `…lora_magnitude_vector` `(out,)`.

@@ -1,10 +1,13 @@
-//! Checkpoint formats: sharded safetensors with an index, and half-precision dtypes.
+//! Checkpoint formats: sharded safetensors with an index, half-precision dtypes, and PEFT
+//! adapter files as PEFT and vLLM read them.
 
 use crate::support::*;
-use atgen_core::GenerationParams;
-use atgen_models::CausalLm;
+use atgen_core::{GenerationParams, TrainExample};
+use atgen_models::adapters::PeftConfig;
+use atgen_models::train::{fit, TrainConfig};
+use atgen_models::{peft, CausalLm};
 use candle_core::{DType, Device};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 #[test]
 fn a_sharded_checkpoint_loads_like_the_single_file() -> TestResult {
@@ -86,5 +89,98 @@ fn half_precision_batches_with_padding_stay_finite() -> TestResult {
             assert_eq!(b.token_ids, a.token_ids, "{dtype:?}");
         }
     }
+    Ok(())
+}
+
+/// An rsLoRA adapter on some modules, trained a little so that B is not zero.
+fn trained_rslora(
+    dir: &std::path::Path,
+) -> Result<(CausalLm, PeftConfig), Box<dyn std::error::Error + Send + Sync>> {
+    let cfg = PeftConfig {
+        r: 4,
+        lora_alpha: 8.0,
+        use_rslora: true,
+        target_modules: ["q_proj", "v_proj", "down_proj"].map(String::from).to_vec(),
+        ..PeftConfig::default()
+    };
+    let mut lm = CausalLm::load(&model_dir("qwen3"), None, &Device::Cpu)?;
+    let vars = lm.attach_adapters(&cfg, 0)?;
+    let examples = [
+        ("The meeting is moved to", " Thursday at 3 pm"),
+        ("Subject lines", " are generation tasks"),
+    ]
+    .map(|(p, t)| TrainExample {
+        prompt: p.into(),
+        target: t.into(),
+    });
+    let train = TrainConfig {
+        epochs: 2,
+        learning_rate: 2e-2,
+        batch_size: 2,
+        warmup_ratio: 0.0,
+        progress: false,
+        ..TrainConfig::paper()
+    };
+    fit(&lm, &vars, &examples, None, &train)?;
+    peft::save_adapter(&lm, dir)?;
+    Ok((lm, cfg))
+}
+
+/// scripts/fixtures/vllm_lora_check.py runs vLLM 0.7.3 on such files; this guards what it reads:
+/// `r`, `lora_alpha`, `use_rslora` (vLLM's scaling), `use_dora`, `bias`, `modules_to_save`
+/// (refused unless none), and `base_model.model.<module>.lora_{A,B}.weight` names.
+#[test]
+fn an_rslora_adapter_on_some_modules_keeps_its_scaling_and_the_names_vllm_parses() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (lm, cfg) = trained_rslora(dir.path())?;
+    let text = std::fs::read_to_string(dir.path().join("adapter_config.json"))?;
+    let json: serde_json::Value = serde_json::from_str(&text)?;
+    assert_eq!(json["peft_type"], "LORA");
+    assert_eq!(json["r"], 4);
+    assert_eq!(json["lora_alpha"], 8.0);
+    assert_eq!(json["use_rslora"], true);
+    assert_eq!(json["use_dora"], false);
+    assert_eq!(json["bias"], "none");
+    assert!(json["modules_to_save"].is_null());
+    assert_eq!(
+        json["target_modules"],
+        serde_json::json!(["q_proj", "v_proj", "down_proj"])
+    );
+    assert_eq!(peft::read_adapter_config(dir.path())?, cfg);
+
+    let tensors =
+        candle_core::safetensors::load(dir.path().join("adapter_model.safetensors"), &Device::Cpu)?;
+    let layers = lm.decoder.config().num_hidden_layers;
+    let mut want = BTreeSet::new();
+    for i in 0..layers {
+        for m in ["self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"] {
+            for ab in ["A", "B"] {
+                want.insert(format!(
+                    "base_model.model.model.layers.{i}.{m}.lora_{ab}.weight"
+                ));
+            }
+        }
+    }
+    assert_eq!(tensors.keys().cloned().collect::<BTreeSet<_>>(), want);
+    for (name, t) in &tensors {
+        assert_eq!(t.dtype(), DType::F32, "{name}");
+        let rank_dim = if name.contains(".lora_A.") { 0 } else { 1 };
+        assert_eq!(t.dims()[rank_dim], 4, "{name}: {:?}", t.dims());
+    }
+
+    // Read back, the adapter scores as the trained model did (a lost `use_rslora` halves the update).
+    let pairs = vec![(
+        "Subject lines".to_string(),
+        " are generation tasks".to_string(),
+    )];
+    let mut fresh = CausalLm::load(&model_dir("qwen3"), None, &Device::Cpu)?;
+    peft::load_adapter(&mut fresh, dir.path())?;
+    let (ours, theirs) = (lm.score(&pairs, 1)?, fresh.score(&pairs, 1)?);
+    let base = CausalLm::load(&model_dir("qwen3"), None, &Device::Cpu)?.score(&pairs, 1)?;
+    assert!(
+        max_abs_diff(&ours[0].logprobs, &base[0].logprobs) > 1e-3,
+        "the adapter must matter"
+    );
+    assert!(max_abs_diff(&ours[0].logprobs, &theirs[0].logprobs) < 1e-5);
     Ok(())
 }
