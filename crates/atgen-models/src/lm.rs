@@ -103,6 +103,16 @@ impl CausalLm {
             self.peft = Some(cfg.clone());
             return self.decoder.make_all_trainable();
         }
+        let tied_head = !self.decoder.linears().iter().any(|(n, _)| n == "lm_head");
+        if tied_head && cfg.target_modules.iter().any(|t| t == "lm_head") {
+            return Err(Error::Config {
+                key: "target_modules".into(),
+                reason: "`lm_head` is tied to the input embeddings in this model \
+                         (tie_word_embeddings), and atgen puts no adapter on a tied head \
+                         (nor does vLLM); remove `lm_head` from the targets"
+                    .into(),
+            });
+        }
         let mut rng = SeededRng::new(seed);
         let mut found = false;
         for (name, lin) in self.decoder.linears_mut()? {

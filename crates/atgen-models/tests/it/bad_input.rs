@@ -149,3 +149,32 @@ fn an_adapter_that_does_not_fit_the_model_is_rejected() -> TestResult {
     assert!(e.contains("lora_A") && e.contains("r=8"), "{e}");
     Ok(())
 }
+
+/// `lm_head` as a target of a model whose head is its input embedding is refused by name,
+/// not silently skipped (the exported adapter would list a module it never trained).
+#[test]
+fn a_tied_head_as_an_adapter_target_is_refused() -> TestResult {
+    use atgen_models::adapters::PeftConfig;
+    let mut lm = CausalLm::load(&model_dir("qwen2"), None, &Device::Cpu)?;
+    let cfg = PeftConfig {
+        target_modules: ["q_proj", "lm_head"].map(String::from).to_vec(),
+        ..PeftConfig::default()
+    };
+    let err = lm
+        .attach_adapters(&cfg, 0)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("target_modules") && err.contains("`lm_head` is tied"),
+        "{err}"
+    );
+    // An untied head takes an adapter.
+    let mut lm = CausalLm::load(&model_dir("llama"), None, &Device::Cpu)?;
+    let vars = lm.attach_adapters(&cfg, 0)?;
+    assert!(
+        vars.iter().any(|(n, _)| n.starts_with("lm_head.")),
+        "{vars:?}"
+    );
+    Ok(())
+}
