@@ -42,6 +42,10 @@ pub enum AlignContext {
 pub struct AlignScoreConfig {
     /// Directory written by `scripts/convert_alignscore.py`.
     pub model: PathBuf,
+    /// Device of the scorer model: `auto` (default: a GPU in a `--features cuda` build that
+    /// finds one, else the CPU), `cpu`, `cuda` or `cuda:N`.
+    #[serde(default)]
+    pub device: atgen_core::DeviceName,
     /// The context the prediction is scored against.
     #[serde(default)]
     pub context: AlignContext,
@@ -85,7 +89,9 @@ impl AlignScore {
         if cfg.batch_size == 0 {
             return Err(invalid("batch_size", "must be at least 1"));
         }
-        let model = AlignModel::load(&cfg.model, &candle_core::Device::Cpu)
+        let device = atgen_models::device::open(cfg.device, "alignscore.device")
+            .map_err(|e| invalid("device", e.to_string()))?;
+        let model = AlignModel::load(&cfg.model, &device)
             .map_err(|e| invalid("model", format!("{}: {e}", cfg.model.display())))?;
         Ok(AlignScore { cfg, model })
     }

@@ -29,6 +29,10 @@ pub struct BartScoreConfig {
     /// Scorer model directory in HF layout (or a hub id in the HF cache): a BART
     /// encoder-decoder (`model_type: bart`) or a causal LM.
     pub model: PathBuf,
+    /// Device of the scorer model: `auto` (default: a GPU in a `--features cuda` build that
+    /// finds one, else the CPU), `cpu`, `cuda` or `cuda:N`.
+    #[serde(default)]
+    pub device: atgen_core::DeviceName,
     /// How a causal scorer sees the conditioning text; `{text}` is replaced by it
     /// (unused by BART, whose encoder reads the text itself).
     #[serde(default = "default_template")]
@@ -86,14 +90,15 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> MetricsError {
 }
 
 impl BartScore {
-    /// Loads the scorer model on CPU; `model_type: bart` selects the seq2seq scorer.
+    /// Loads the scorer model on `cfg.device`; `model_type: bart` selects the seq2seq scorer.
     pub fn new(cfg: BartScoreConfig) -> Result<Self> {
         if cfg.batch_size == 0 {
             return Err(invalid("batch_size", "must be at least 1"));
         }
         let model = cfg.model.display().to_string();
         let model_err = |e: atgen_models::Error| invalid("model", e.to_string());
-        let dev = candle_core::Device::Cpu;
+        let dev = atgen_models::device::open(cfg.device, "bartscore.device")
+            .map_err(|e| invalid("device", e.to_string()))?;
         let scorer = if atgen_models::bart::model_type(&model).map_err(model_err)? == "bart" {
             let mut lm = Seq2SeqLm::load(&model, &dev).map_err(model_err)?;
             lm.set_max_length(cfg.max_length)

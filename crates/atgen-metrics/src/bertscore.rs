@@ -24,6 +24,10 @@ use std::path::{Path, PathBuf};
 pub struct BertScoreConfig {
     /// sentence-transformers / BERT model directory (config.json, model.safetensors, tokenizer.json).
     pub model: PathBuf,
+    /// Device of the scorer model: `auto` (default: a GPU in a `--features cuda` build that
+    /// finds one, else the CPU), `cpu`, `cuda` or `cuda:N`.
+    #[serde(default)]
+    pub device: atgen_core::DeviceName,
     /// Layers to run (bert-score's `num_layers`); all when absent.
     #[serde(default)]
     pub num_layers: Option<usize>,
@@ -83,10 +87,12 @@ pub fn read_baseline(path: &Path, layer: usize) -> Result<[f64; 3]> {
 }
 
 impl BertScore {
-    /// Loads the encoder (on CPU) and the baseline.
+    /// Loads the encoder (on `cfg.device`) and the baseline.
     pub fn new(cfg: BertScoreConfig) -> Result<Self> {
-        let mut encoder = BertEmbedder::load(&cfg.model, &candle_core::Device::Cpu)
-            .map_err(|e| invalid("model", e.to_string()))?;
+        let device = atgen_models::device::open(cfg.device, "bertscore.device")
+            .map_err(|e| invalid("device", e.to_string()))?;
+        let mut encoder =
+            BertEmbedder::load(&cfg.model, &device).map_err(|e| invalid("model", e.to_string()))?;
         encoder
             .set_max_length(cfg.max_length)
             .map_err(|e| invalid("max_length", e.to_string()))?;

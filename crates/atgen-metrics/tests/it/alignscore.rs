@@ -14,6 +14,7 @@ fn model_dir() -> PathBuf {
 fn config(context: AlignContext) -> AlignScoreConfig {
     AlignScoreConfig {
         model: model_dir(),
+        device: Default::default(),
         context,
         batch_size: 4,
     }
@@ -128,6 +129,7 @@ fn reference_context_takes_the_best_reference_and_bad_setups_are_named() {
 
     let missing = AlignScore::new(AlignScoreConfig {
         model: "/no/such/alignscore".into(),
+        device: Default::default(),
         context: AlignContext::Source,
         batch_size: 4,
     })
@@ -135,6 +137,20 @@ fn reference_context_takes_the_best_reference_and_bad_setups_are_named() {
     .expect("missing model")
     .to_string();
     assert!(missing.contains("/no/such/alignscore"), "{missing}");
+    // A GPU in a build without CUDA: named, with the way to get one.
+    if !atgen_models::device::cuda_built() {
+        let gpu = AlignScore::new(AlignScoreConfig {
+            device: atgen_core::DeviceName::Cuda(0),
+            ..config(AlignContext::Source)
+        })
+        .err()
+        .expect("no CUDA in this build")
+        .to_string();
+        assert!(
+            gpu.contains("alignscore.device `cuda:0`") && gpu.contains("--features cuda"),
+            "{gpu}"
+        );
+    }
     let by_name = atgen_metrics::build_metrics(&["alignscore"])
         .err()
         .expect("needs a model")

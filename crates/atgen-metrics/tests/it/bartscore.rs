@@ -43,6 +43,7 @@ fn bartscore_matches_transformers_log_likelihoods() {
     let (cases, preds, refs, sources) = golden("bartscore_golden.json");
     let metric = BartScore::new(BartScoreConfig {
         model: root.join("../atgen-models/tests/fixtures/models/qwen3"),
+        device: Default::default(),
         prompt_template: "{text}\n\n".into(),
         batch_size: 4,
         max_length: 1024,
@@ -76,6 +77,7 @@ fn bart_config(multi_ref: MultiRef, batch_size: usize) -> BartScoreConfig {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     BartScoreConfig {
         model: root.join("../atgen-models/tests/fixtures/bart"),
+        device: Default::default(),
         prompt_template: "{text}\n\n".into(),
         batch_size,
         max_length: 1024,

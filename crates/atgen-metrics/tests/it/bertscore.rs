@@ -25,6 +25,7 @@ fn bertscore_matches_the_bert_score_package() {
     for case in cases {
         let cfg = BertScoreConfig {
             model: minilm(),
+            device: Default::default(),
             num_layers: case["num_layers"].as_u64().map(|n| n as usize),
             idf: case["idf"].as_bool().unwrap_or(false),
             baseline_path: None,
@@ -75,6 +76,7 @@ fn a_baseline_file_rescales_scores() {
     assert!(atgen_metrics::bertscore::read_baseline(&tsv, 3).is_err());
     let cfg = |b: Option<PathBuf>| BertScoreConfig {
         model: minilm(),
+        device: Default::default(),
         num_layers: Some(6),
         idf: false,
         baseline_path: b,
