@@ -268,6 +268,16 @@ pub fn check(form: &RunForm, data_dir: &Path) -> Result<Checked, FieldErrors> {
         }
     }
 
+    // Device of the run's local models (a GPU needs a `--features cuda` build).
+    if let Some(d) = form.opt("device") {
+        match d.parse::<atgen_core::DeviceName>() {
+            Ok(d) => set(&mut values, "model.device", Value::String(d.to_string())),
+            Err(e) => {
+                errors.insert("device".into(), e.to_string());
+            }
+        }
+    }
+
     // Labeller.
     let labeller = match form.get("labeller") {
         "" | "human" => "human",
@@ -562,6 +572,31 @@ mod tests {
             c.preview
         );
         assert!(c.run.overrides.contains(&"labeller=human".to_string()));
+    }
+
+    #[test]
+    fn the_device_field_sets_model_device_and_rejects_unknown_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = [
+            ("name", "gpu"),
+            ("bundled", "gsm8k"),
+            ("labeller", "golden"),
+        ];
+        let with = |d: &'static str| form(&[base.as_slice(), &[("device", d)]].concat());
+        let c = check(&with("cuda:1"), dir.path()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(
+            c.resolved_yaml.contains("device: cuda:1"),
+            "{}",
+            c.resolved_yaml
+        );
+        let c = check(&form(&base), dir.path()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(
+            c.resolved_yaml.contains("device: auto"),
+            "{}",
+            c.resolved_yaml
+        );
+        let e = check(&with("tpu"), dir.path()).err().unwrap();
+        assert!(e["device"].contains("unknown device `tpu`"), "{e:?}");
     }
 
     #[test]
