@@ -257,5 +257,22 @@ fn perf_only_runs_the_named_sections_and_rejects_unknown_ones() -> TestResult {
         "{}",
         stderr(&o)
     );
+    // A GPU comparison asked of a build without CUDA stops before running anything.
+    let o = atgen()
+        .current_dir(&root)
+        .args(["bench", "--perf", "--quick", "--perf-only", "engine"])
+        .args(["--perf-device", "cuda"])
+        .arg("--out")
+        .arg(tmp.path().join("work-gpu"))
+        .arg("--perf-out")
+        .arg(&page)
+        .output()?;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--perf-device `cuda:0`: this build of atgen has no CUDA support"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!tmp.path().join("work-gpu").exists(), "nothing ran");
     Ok(())
 }
