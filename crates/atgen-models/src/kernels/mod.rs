@@ -48,10 +48,30 @@ fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]
     }
 }
 
-/// Whether the kernels apply to these tensors (CPU, f32).
+/// Whether the kernels apply to these tensors (CPU, f32, and not inside [`portable`]).
 pub fn supported(ts: &[&Tensor]) -> bool {
-    ts.iter()
-        .all(|t| t.device().is_cpu() && t.dtype() == candle_core::DType::F32)
+    !PORTABLE.with(std::cell::Cell::get)
+        && ts
+            .iter()
+            .all(|t| t.device().is_cpu() && t.dtype() == candle_core::DType::F32)
+}
+
+thread_local! {
+    static PORTABLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with these kernels off on this thread: every forward and backward pass takes
+/// the portable path, op by op through candle's operations, that a CUDA GPU (or a bf16
+/// model) runs. For checking that path on the CPU against the references.
+pub fn portable<T>(f: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            PORTABLE.with(|p| p.set(self.0));
+        }
+    }
+    let _restore = Restore(PORTABLE.with(|p| p.replace(true)));
+    f()
 }
 
 mod gemm;

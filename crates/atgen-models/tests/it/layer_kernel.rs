@@ -36,32 +36,43 @@ fn values(t: &Tensor) -> Vec<f32> {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Loss and every variable's gradient through the kernel and op by op; they
-/// must agree to 1e-4 relative to the largest gradient of each variable.
+/// Loss and every variable's gradient through the kernel, op by op, and through the portable
+/// path a GPU runs (no CPU kernel at all, [`atgen_models::kernels::portable`]); all three must
+/// agree to 1e-4 relative to the largest gradient of each variable.
 fn compare(lm: &CausalLm, vars: &[(String, Var)], what: &str) -> TestResult {
     let mut kernel = ForwardCtx::training(5);
     let mut reference = ForwardCtx::training(5);
     reference.op_by_op = true;
+    let mut portable_ctx = ForwardCtx::training(5);
     let lk = training_loss_in(lm, &batch(), &mut kernel)?;
     let lr = training_loss_in(lm, &batch(), &mut reference)?;
-    let (a, b) = (lk.to_scalar::<f32>()?, lr.to_scalar::<f32>()?);
-    assert!((a - b).abs() <= 1e-5 * b.abs(), "{what}: loss {a} vs {b}");
-    let (gk, gr) = (lk.backward()?, lr.backward()?);
+    let lp = atgen_models::kernels::portable(|| training_loss_in(lm, &batch(), &mut portable_ctx))?;
+    let b = lr.to_scalar::<f32>()?;
+    for (side, l) in [("kernel", &lk), ("portable", &lp)] {
+        let a = l.to_scalar::<f32>()?;
+        assert!(
+            (a - b).abs() <= 1e-5 * b.abs(),
+            "{what}: {side} loss {a} vs {b}"
+        );
+    }
+    let (gk, gr, gp) = (lk.backward()?, lr.backward()?, lp.backward()?);
     for (name, var) in vars {
         let r = gr
             .get(var.as_tensor())
             .ok_or_else(|| format!("{what}: no reference gradient for {name}"))?;
-        let k = gk
-            .get(var.as_tensor())
-            .ok_or_else(|| format!("{what}: no kernel gradient for {name}"))?;
-        let (k, r) = (values(k), values(r));
+        let r = values(r);
         let scale = r.iter().fold(0f32, |m, v| m.max(v.abs()));
         assert!(scale > 0.0, "{what}: zero gradient for {name}");
-        let d = max_abs_diff(&k, &r);
-        assert!(
-            d <= 1e-4 * scale,
-            "{what}: {name} differs by {d} (scale {scale})"
-        );
+        for (side, grads) in [("kernel", &gk), ("portable", &gp)] {
+            let g = grads
+                .get(var.as_tensor())
+                .ok_or_else(|| format!("{what}: no {side} gradient for {name}"))?;
+            let d = max_abs_diff(&values(g), &r);
+            assert!(
+                d <= 1e-4 * scale,
+                "{what}: {side} {name} differs by {d} (scale {scale})"
+            );
+        }
     }
     Ok(())
 }
