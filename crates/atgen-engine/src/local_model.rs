@@ -287,6 +287,11 @@ impl LocalModel {
             Dtype::Bf16 => Some(DType::BF16),
         };
         let base = CausalLm::load(&path, dtype, &device)?;
+        eprintln!(
+            "model {path} on {}, {}",
+            atgen_models::device::describe(&device),
+            base.dtype().as_str()
+        );
         let remote = match cfg.inference.framework {
             InferenceFramework::Local => None,
             InferenceFramework::OpenaiCompatible => {
