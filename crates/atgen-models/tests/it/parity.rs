@@ -9,66 +9,79 @@ use atgen_models::CausalLm;
 /// `mistral_swa` has a sliding window (4) shorter than every test sequence.
 const FAMILIES: [&str; 5] = ["llama", "mistral", "mistral_swa", "qwen2", "qwen3"];
 
+/// `fam`'s per-token log-probs of the fixture sequences (and their tokenization) against
+/// transformers'.
 // Python (transformers 4.51.3):
 //   logits = model(torch.tensor([ids])).logits[0]; lp = logits.log_softmax(-1)
 //   token_logprobs = [lp[j-1, ids[j]] for j in 1..len(ids)]
-#[test]
-fn logprobs_match_transformers_for_every_family() -> TestResult {
-    for fam in FAMILIES {
-        let lm = CausalLm::load(&model_dir(fam), None, &test_device())?;
-        let r = reference(&format!("{fam}_reference.json"));
-        for seq in r["sequences"].as_array().into_iter().flatten() {
-            let input = ids(&seq["input_ids"]);
-            let prompt = seq["prompt"].as_str().unwrap_or_default();
-            assert_eq!(
-                lm.encode(prompt)?,
-                input,
-                "{fam}: tokenization of {prompt:?}"
-            );
-            let ours = lm.sequence_logprobs(&input)?;
-            let d = max_abs_diff(&ours, &floats(&seq["token_logprobs"]));
-            assert!(d <= 1e-4, "{fam}: max |Δ log-prob| = {d}");
-        }
+fn check_logprobs(lm: &CausalLm, fam: &str) -> TestResult {
+    let r = reference(&format!("{fam}_reference.json"));
+    for seq in r["sequences"].as_array().into_iter().flatten() {
+        let input = ids(&seq["input_ids"]);
+        let prompt = seq["prompt"].as_str().unwrap_or_default();
+        assert_eq!(
+            lm.encode(prompt)?,
+            input,
+            "{fam}: tokenization of {prompt:?}"
+        );
+        let ours = lm.sequence_logprobs(&input)?;
+        let d = max_abs_diff(&ours, &floats(&seq["token_logprobs"]));
+        assert!(d <= 1e-4, "{fam}: max |Δ log-prob| = {d}");
     }
     Ok(())
 }
 
+/// `fam`'s greedy generations of the fixture prompts, `batch` at a time (all at once: left
+/// padding), against transformers' tokens and log-probs.
 // Python: model.generate(left-padded batch, do_sample=False, max_new_tokens=12, output_logits=True)
+fn check_greedy(lm: &CausalLm, fam: &str, batch: Option<usize>) -> TestResult {
+    let r = reference(&format!("{fam}_reference.json"));
+    let prompts: Vec<String> = r["sequences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s["prompt"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let params = GenerationParams {
+        max_new_tokens: 12,
+        ..Default::default()
+    };
+    let batch = batch.unwrap_or(prompts.len());
+    let out = lm.generate(&prompts, &params, batch)?;
+    for (i, expected) in r["generation"]["outputs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let g = &out[i][0];
+        assert_eq!(
+            g.token_ids,
+            ids(&expected["token_ids"]),
+            "{fam} prompt {i} batch {batch}"
+        );
+        let d = max_abs_diff(&g.logprobs, &floats(&expected["logprobs"]));
+        assert!(d <= 1e-4, "{fam} prompt {i}: max |Δ log-prob| = {d}");
+        assert_eq!(g.entropies.len(), g.token_ids.len());
+    }
+    Ok(())
+}
+
+#[test]
+fn logprobs_match_transformers_for_every_family() -> TestResult {
+    for fam in FAMILIES {
+        check_logprobs(&CausalLm::load(&model_dir(fam), None, &test_device())?, fam)?;
+    }
+    Ok(())
+}
+
 #[test]
 fn batched_greedy_generation_matches_transformers() -> TestResult {
     for fam in FAMILIES {
         let lm = CausalLm::load(&model_dir(fam), None, &test_device())?;
-        let r = reference(&format!("{fam}_reference.json"));
-        let prompts: Vec<String> = r["sequences"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|s| s["prompt"].as_str().unwrap_or_default().to_string())
-            .collect();
-        let params = GenerationParams {
-            max_new_tokens: 12,
-            ..Default::default()
-        };
         // Batch of all prompts (left padding) and one at a time must both match.
-        for batch in [prompts.len(), 1] {
-            let out = lm.generate(&prompts, &params, batch)?;
-            for (i, expected) in r["generation"]["outputs"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                let g = &out[i][0];
-                assert_eq!(
-                    g.token_ids,
-                    ids(&expected["token_ids"]),
-                    "{fam} prompt {i} batch {batch}"
-                );
-                let d = max_abs_diff(&g.logprobs, &floats(&expected["logprobs"]));
-                assert!(d <= 1e-4, "{fam} prompt {i}: max |Δ log-prob| = {d}");
-                assert_eq!(g.entropies.len(), g.token_ids.len());
-            }
-        }
+        check_greedy(&lm, fam, None)?;
+        check_greedy(&lm, fam, Some(1))?;
     }
     Ok(())
 }
@@ -84,33 +97,8 @@ fn the_portable_path_a_gpu_runs_matches_transformers_too() -> TestResult {
         assert!(!atgen_models::kernels::supported(&[&probe]), "kernels off");
         for fam in FAMILIES {
             let lm = CausalLm::load(&model_dir(fam), None, &test_device())?;
-            let r = reference(&format!("{fam}_reference.json"));
-            let mut prompts = Vec::new();
-            for seq in r["sequences"].as_array().into_iter().flatten() {
-                let input = ids(&seq["input_ids"]);
-                let d = max_abs_diff(
-                    &lm.sequence_logprobs(&input)?,
-                    &floats(&seq["token_logprobs"]),
-                );
-                assert!(d <= 1e-4, "{fam}: max |Δ log-prob| = {d}");
-                prompts.push(seq["prompt"].as_str().unwrap_or_default().to_string());
-            }
-            let params = GenerationParams {
-                max_new_tokens: 12,
-                ..Default::default()
-            };
-            let out = lm.generate(&prompts, &params, prompts.len())?;
-            for (i, expected) in r["generation"]["outputs"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                let g = &out[i][0];
-                assert_eq!(g.token_ids, ids(&expected["token_ids"]), "{fam} prompt {i}");
-                let d = max_abs_diff(&g.logprobs, &floats(&expected["logprobs"]));
-                assert!(d <= 1e-4, "{fam} prompt {i}: max |Δ log-prob| = {d}");
-            }
+            check_logprobs(&lm, fam)?;
+            check_greedy(&lm, fam, None)?;
         }
         Ok(())
     })

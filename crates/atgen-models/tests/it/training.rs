@@ -77,21 +77,29 @@ fn every_trainable_weight_receives_a_gradient() -> TestResult {
     Ok(())
 }
 
+/// Attaches rank-4 adapters of `kind` and trains 10 epochs at lr 1e-2: the loss before, the
+/// report, the loss after.
+fn train_rank4(
+    lm: &mut CausalLm,
+    kind: PeftKind,
+) -> Result<(f64, atgen_core::TrainReport, f64), Box<dyn std::error::Error + Send + Sync>> {
+    let before = evaluate_loss(lm, &examples(), 4)?;
+    let cfg = PeftConfig {
+        kind,
+        r: 4,
+        lora_alpha: 8.0,
+        ..PeftConfig::default()
+    };
+    let vars = lm.attach_adapters(&cfg, 0)?;
+    let report = fit(lm, &vars, &examples(), None, &quick(10, 1e-2))?;
+    Ok((before, report, evaluate_loss(lm, &examples(), 4)?))
+}
+
 #[test]
 fn lora_on_a_frozen_base_lowers_the_loss_and_leaves_the_base_alone() -> TestResult {
     let mut lm = CausalLm::load(&model_dir("qwen3"), None, &test_device())?;
-    let before = evaluate_loss(&lm, &examples(), 4)?;
     let base_before = lm.decoder.named_weights()?;
-    let vars = lm.attach_adapters(
-        &PeftConfig {
-            r: 4,
-            lora_alpha: 8.0,
-            ..PeftConfig::default()
-        },
-        0,
-    )?;
-    let report = fit(&lm, &vars, &examples(), None, &quick(10, 1e-2))?;
-    let after = evaluate_loss(&lm, &examples(), 4)?;
+    let (before, report, after) = train_rank4(&mut lm, PeftKind::Lora)?;
     assert!(after < before * 0.7, "loss {before} -> {after}");
     assert!(report.steps == 20 && report.tokens_per_second > 0.0);
     for ((n, a), (_, b)) in base_before.iter().zip(lm.decoder.named_weights()?) {
@@ -364,18 +372,7 @@ fn adapters_on_a_half_precision_base_learn_with_finite_losses() -> TestResult {
     for dtype in [DType::BF16, DType::F16] {
         for kind in [PeftKind::Lora, PeftKind::Dora, PeftKind::Qlora] {
             let mut lm = CausalLm::load(&model_dir("qwen3"), Some(dtype), &test_device())?;
-            let before = evaluate_loss(&lm, &examples(), 4)?;
-            let vars = lm.attach_adapters(
-                &PeftConfig {
-                    kind,
-                    r: 4,
-                    lora_alpha: 8.0,
-                    ..PeftConfig::default()
-                },
-                0,
-            )?;
-            let report = fit(&lm, &vars, &examples(), None, &quick(10, 1e-2))?;
-            let after = evaluate_loss(&lm, &examples(), 4)?;
+            let (before, report, after) = train_rank4(&mut lm, kind)?;
             assert!(
                 before.is_finite() && report.final_train_loss.is_finite(),
                 "{dtype:?} {kind:?}: loss {before} -> train {}",
