@@ -54,7 +54,7 @@ const DOCS: &[(&str, &str)] = &[
     ("al.scorers", "External scorers of HADAS and LD-CAL by role: `entailment`, `discourse`, `verifiability` take `{type: nli, model: <BERT, RoBERTa or DeBERTa-v2/v3 sequence-classifier dir>, label: entailment}`, `{type: bertscore, model: <encoder dir>, num_layers: N}`, `{type: alignscore, model: <converted dir>}` or `{type: llm_judge, criterion: faithfulness, parameters: {...}, price: {...}}` (score rescaled to [0, 1]); `difficulty` takes `{type: model_judge}` (the base model rates 1-10, expected value from its token probabilities) or `{type: llm_judge, criterion: difficulty, max_score: 10, parameters: {...}}`."),
     ("labeller", "Who labels queried texts."),
     ("labeller.type", "`golden` (dataset references), `human` (web app), `api_llm`, or `local_llm`."),
-    ("labeller.parameters", "Labeller settings, free-form: `model`, `max_tokens`, `temperature`, `provider`, `base_url`, ... (`model` is required for `api_llm`)."),
+    ("labeller.parameters", "Labeller settings, free-form: `model`, `max_tokens`, `temperature`, `provider`, `base_url`, ... (`model` is required for `api_llm`; `local_llm` takes `checkpoint` and `device`, which defaults to `model.device`)."),
     ("labeller.price", "Token prices of the labeller."),
     ("labeller.price.input_per_1m", "Price per 1M input tokens."),
     ("labeller.price.output_per_1m", "Price per 1M output tokens."),
