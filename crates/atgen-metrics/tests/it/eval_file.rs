@@ -42,13 +42,7 @@ fn eval_file_scores_golden_examples_like_the_reference() {
 #[test]
 fn eval_file_reports_phoneme_error_rates_like_jiwer() {
     // The G2P case: ARPAbet outputs, so `wer` is the phoneme error rate.
-    let fx = fixture("jiwer_golden.json");
-    let group = fx["groups"]
-        .as_array()
-        .expect("groups")
-        .iter()
-        .find(|g| g["name"] == "phonemes")
-        .expect("phonemes group");
+    let group = crate::jiwer::jiwer_group("phonemes");
     let exs = group["examples"].as_array().expect("examples");
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("g2p.jsonl");

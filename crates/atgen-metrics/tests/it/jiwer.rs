@@ -18,6 +18,18 @@ use serde_json::Value;
 /// jiwer's scores are ratios of small integers; ours divide the same integers.
 const TOL: f64 = 1e-12;
 
+/// The group named `name` of `jiwer_golden.json`.
+pub fn jiwer_group(name: &str) -> Value {
+    let fx = fixture("jiwer_golden.json");
+    fx["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find(|g| g["name"] == name)
+        .unwrap_or_else(|| panic!("no group `{name}` in jiwer_golden.json"))
+        .clone()
+}
+
 /// The metric behind a fixture key: `wer`, `cer`, `wer_lower`, `cer_lower`.
 fn metric(key: &str) -> Box<dyn atgen_core::Metric> {
     let lowercase = key.ends_with("_lower");
@@ -94,13 +106,7 @@ fn wer_and_cer_match_jiwer_per_example_and_per_corpus() {
 #[test]
 fn insertions_past_the_reference_count_in_full() {
     // Python: jiwer.wer("the cat", "the cat sat on the mat and then it slept") == 4.0
-    let fx = fixture("jiwer_golden.json");
-    let hostile = fx["groups"]
-        .as_array()
-        .expect("groups")
-        .iter()
-        .find(|g| g["name"] == "hostile")
-        .expect("hostile group");
+    let hostile = jiwer_group("hostile");
     let e = hostile["examples"]
         .as_array()
         .expect("examples")
@@ -117,17 +123,11 @@ fn insertions_past_the_reference_count_in_full() {
 #[test]
 fn an_all_empty_reference_corpus_scores_jiwers_insertion_count() {
     // Python: jiwer.wer(["", "  ", "", "\t\t"], ["a b", "c", "", "d e f"]) == 6 (an int)
-    let fx = fixture("jiwer_golden.json");
-    let group = fx["groups"]
-        .as_array()
-        .expect("groups")
-        .iter()
-        .find(|g| g["name"] == "empty_references")
-        .expect("empty_references group");
+    let group = jiwer_group("empty_references");
     assert_eq!(f(&group["corpus"]["wer"]), 6.0);
     let mut mm = Mismatches::default();
-    check_group(&mut mm, "empty_references", group, "wer");
-    check_group(&mut mm, "empty_references", group, "cer");
+    check_group(&mut mm, "empty_references", &group, "wer");
+    check_group(&mut mm, "empty_references", &group, "cer");
     mm.assert_none("empty references");
 }
 
