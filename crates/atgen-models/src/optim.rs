@@ -168,19 +168,19 @@ impl AdamW {
         let p = self.params;
         let bc1 = 1.0 - p.beta1.powi(self.step as i32);
         let bc2 = 1.0 - p.beta2.powi(self.step as i32);
+        let scalars = StepScalars {
+            clip,
+            b1: p.beta1 as f32,
+            b2: p.beta2 as f32,
+            step_size: (lr / bc1) as f32,
+            bc2_sqrt: bc2.sqrt() as f32,
+            eps: p.eps as f32,
+            decay: (1.0 - lr * p.weight_decay) as f32,
+        };
         for s in &mut self.slots {
             let k = StepScalars {
-                clip,
-                b1: p.beta1 as f32,
-                b2: p.beta2 as f32,
-                step_size: (lr / bc1) as f32,
-                bc2_sqrt: bc2.sqrt() as f32,
-                eps: p.eps as f32,
-                decay: if s.decay {
-                    (1.0 - lr * p.weight_decay) as f32
-                } else {
-                    1.0
-                },
+                decay: if s.decay { scalars.decay } else { 1.0 },
+                ..scalars
             };
             let t = s.var.as_tensor();
             let new = match &mut s.moments {
